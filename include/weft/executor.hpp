@@ -1,0 +1,112 @@
+// weft — the work-stealing executor.
+#pragma once
+
+#include <weft/detail/scheduler.hpp>
+#include <weft/errors.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace weft {
+
+/// Construction options; an aggregate, usable default-constructed.
+struct executor_options {
+    /// Number of worker threads; 0 means std::thread::hardware_concurrency().
+    std::size_t workers = 0;
+    /// Worker threads are named `<prefix>_<i>` (truncated to the 15 characters Linux keeps).
+    std::string thread_name_prefix = "weft";
+    /// Called with an exception that escaped a posted task and the worker's name.
+    /// Empty: print one line on stderr and keep running.
+    std::function<void(std::exception_ptr, std::string_view)> unhandled_exception_handler{};
+};
+
+/// Counters of one worker, as returned by executor::stats().
+struct worker_stats {
+    std::size_t index = 0;
+    std::uint64_t executed = 0;        // tasks run
+    std::uint64_t stolen = 0;          // tasks taken from another worker's deque
+    std::uint64_t steal_attempts = 0;  // steal() calls on other workers' deques
+    std::uint64_t parks = 0;           // times the worker went to sleep
+    std::uint64_t injected = 0;        // tasks taken from the injection queue
+};
+
+/// A pool of worker threads with per-worker work-stealing deques.
+///
+/// Thread safety: thread-safe; post() may be called from any thread, including the
+/// executor's own tasks. The destructor runs every task already queued (and the tasks
+/// those spawn), then joins the workers.
+class executor {
+public:
+    /// Starts hardware_concurrency() workers.
+    executor();
+    /// Starts `options.workers` workers (hardware_concurrency() if 0).
+    explicit executor(executor_options options);
+    /// Drains and joins; see shutdown(). Calling it from one of the executor's own
+    /// workers is a programming error: it is reported on stderr and terminates.
+    ~executor();
+
+    executor(const executor&) = delete;
+    executor& operator=(const executor&) = delete;
+
+    /// Runs `f()` on a worker, fire-and-forget. From one of this executor's workers the
+    /// task goes to that worker's deque; from elsewhere, to the injection queue.
+    /// Throws std::invalid_argument for an empty callable, executor_shutdown_error after
+    /// shutdown() began (except from this executor's own workers, whose spawns are part
+    /// of the drain). An exception escaping `f` goes to the unhandled-exception handler.
+    template <class F>
+    void post(F&& f);
+
+    /// Stops accepting outside work, runs everything already queued (and what it spawns),
+    /// joins the workers. Idempotent. Throws std::logic_error from one of its own workers.
+    void shutdown();
+
+    /// True once shutdown() has begun.
+    bool is_shut_down() const noexcept { return m_sched->is_shut_down(); }
+
+    /// Number of worker threads.
+    std::size_t worker_count() const noexcept { return m_sched->worker_count(); }
+
+    /// A snapshot of every worker's counters (approximate while tasks run).
+    std::vector<worker_stats> stats() const { return m_sched->stats(); }
+
+    /// Not API: the scheduler, for weft's own headers.
+    detail::scheduler& scheduler_ref() noexcept { return *m_sched; }
+
+private:
+    std::unique_ptr<detail::scheduler> m_sched;
+};
+
+template <class F>
+void executor::post(F&& f) {
+    using fn_type = std::decay_t<F>;
+    static_assert(std::is_invocable_v<fn_type&>, "weft::executor::post: f must be callable as f()");
+    if (detail::is_empty_callable(f))
+        throw std::invalid_argument("weft::executor::post: empty callable");
+    using body = detail::posted_body<fn_type>;
+    detail::thread_context& ctx = detail::this_context();
+    detail::scheduler& s = *m_sched;
+    if (detail::worker* w = s.local_worker(ctx)) {
+        s.spawn(*w, detail::make_task<body>(ctx, std::forward<F>(f)));
+        return;
+    }
+    s.begin_inject();
+    detail::task_base* t;
+    try {
+        t = detail::make_task<body>(ctx, std::forward<F>(f));
+    } catch (...) {
+        s.cancel_inject();
+        throw;
+    }
+    s.finish_inject(t);
+}
+
+}  // namespace weft
