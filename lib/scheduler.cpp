@@ -23,10 +23,14 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 }
 
 std::string worker_name(const std::string& prefix, std::size_t index) {
-    const std::string suffix = "_" + std::to_string(index);
-    constexpr std::size_t k_max = 15;  // Linux keeps 15 characters of a thread name
-    const std::size_t room = suffix.size() < k_max ? k_max - suffix.size() : 0;
-    return prefix.substr(0, room) + suffix;
+    // Linux keeps 15 characters of a thread name: the prefix gives way to the index.
+    char suffix[24];
+    const int suffix_len = std::snprintf(suffix, sizeof suffix, "_%zu", index);
+    constexpr int k_max = 15;
+    const int room = std::max(0, k_max - suffix_len);
+    char name[64];
+    std::snprintf(name, sizeof name, "%.*s%s", room, prefix.c_str(), suffix);
+    return name;
 }
 
 void set_thread_name(const std::string& name) noexcept {
@@ -187,8 +191,8 @@ task_base* scheduler::search_or_park(worker& w) {
             spin_backoff(static_cast<std::uint32_t>(round));
         }
         m_sleep.end_search();
-        if (m_sleep.park([this] { return has_visible_work() || stop_requested(); }))
-            w.m_parks.add();
+        m_sleep.park([this] { return has_visible_work() || stop_requested(); },
+                     [&w] { w.m_parks.add(); });
         if (stop_requested() && !has_visible_work()) return nullptr;
     }
 }

@@ -27,6 +27,7 @@
 #include <weft/detail/atomics.hpp>
 
 #include <cstdint>
+#include <utility>
 
 namespace weft::detail {
 
@@ -67,9 +68,10 @@ public:
     }
 
     /// Sleeps until notified, unless `has_work()` (called after the announcement) finds
-    /// work. The caller must not be counted as searching. Returns true if it slept.
-    template <class HasWork>
-    bool park(HasWork&& has_work) {
+    /// work; `on_sleep()` runs once just before the first block. The caller must not be
+    /// counted as searching. Returns true if it slept.
+    template <class HasWork, class OnSleep>
+    bool park(HasWork&& has_work, OnSleep&& on_sleep) {
         // seq_cst: announces this waiter to notify()'s load of m_waiters.
         m_waiters.fetch_add(1, k_dekker_rmw);
         // seq_cst: this load precedes F2 in the total order, so it cannot read an
@@ -83,11 +85,17 @@ public:
                 return false;
             }
         }
+        on_sleep();
         // acquire: pairs with notify()'s epoch increment, so work published before it is
         // visible once we stop waiting.
         while (m_epoch.load(std::memory_order_acquire) == key) Atomics::wait(m_epoch, key);
         m_waiters.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as above
         return true;
+    }
+
+    template <class HasWork>
+    bool park(HasWork&& has_work) {
+        return park(std::forward<HasWork>(has_work), [] {});
     }
 
     /// Called after publishing work: wakes one sleeper unless somebody is searching.

@@ -1,0 +1,2 @@
+// Compiles <weft/errors.hpp> on its own.
+#include <weft/errors.hpp>

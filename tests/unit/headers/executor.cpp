@@ -1,0 +1,2 @@
+// Compiles <weft/executor.hpp> on its own.
+#include <weft/executor.hpp>

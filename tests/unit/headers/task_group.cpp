@@ -1,0 +1,2 @@
+// Compiles <weft/task_group.hpp> on its own.
+#include <weft/task_group.hpp>

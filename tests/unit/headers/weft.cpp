@@ -1,0 +1,2 @@
+// Compiles <weft/weft.hpp> on its own.
+#include <weft/weft.hpp>
