@@ -65,6 +65,7 @@ scheduler::scheduler(executor& owner, const executor_options& options)
     : m_owner{&owner}, m_handler{options.unhandled_exception_handler} {
     std::size_t n = options.workers;
     if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
+    m_inline_threshold = static_cast<std::int64_t>(k_inline_per_worker * n);
     m_workers.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         auto w = std::make_unique<worker>();

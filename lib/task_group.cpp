@@ -23,9 +23,8 @@ void task_group::record_exception(std::exception_ptr e) noexcept {
         return;
     }
     m_dropped.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
-    const std::string_view where =
-        detail::current_worker() != nullptr ? detail::current_worker()->m_name : "?";
-    m_sched->report_unhandled(std::move(e), where);
+    const detail::worker* w = detail::current_worker();
+    m_sched->report_unhandled(std::move(e), w != nullptr ? std::string_view{w->m_name} : "?");
 }
 
 void task_group::rethrow_if_failed() {

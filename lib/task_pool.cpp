@@ -20,7 +20,8 @@ task_base* new_node(std::size_t cls) {
 }
 
 void delete_node(task_base* n, std::size_t cls) noexcept {
-    ::operator delete(n, k_node_sizes[cls], std::align_val_t{16});
+    (void)cls;
+    ::operator delete(n, std::align_val_t{16});
 }
 
 // Never destroyed: threads (workers of a static executor, say) may still return nodes

@@ -93,6 +93,16 @@ private:
     void uncount(bool by_owner) noexcept;
     void rethrow_if_failed();
 
+    template <class F>
+    void run_inline(F& f) noexcept {
+        try {
+            f();
+        } catch (...) {
+            record_exception(std::current_exception());
+        }
+        --m_local;
+    }
+
     detail::scheduler* m_sched;
     const detail::thread_context* m_owner;
     std::uint32_t m_local = 0;  // owner-only: children spawned minus children finished by the owner
@@ -119,6 +129,10 @@ void task_group::run(F&& f) {
                                                            // this task's release in child_done
     try {
         if (detail::worker* w = m_sched->local_worker(ctx)) [[likely]] {
+            if (by_owner && m_sched->should_run_inline(*w)) {
+                run_inline(f);
+                return;
+            }
             m_sched->spawn(*w, detail::make_task<task_body>(ctx, this, std::forward<F>(f)));
             return;
         }

@@ -30,6 +30,10 @@
 #include <thread>
 #include <vector>
 
+#ifndef WEFT_INLINE_PER_WORKER
+#define WEFT_INLINE_PER_WORKER 2
+#endif
+
 namespace weft {
 class executor;
 struct executor_options;
@@ -91,6 +95,13 @@ public:
             m_sleep.notify_one();
     }
 
+    /// True when worker `w` already has so many queued tasks that a new spawn is better
+    /// run at once: idle workers have plenty to steal, and running it inline saves the
+    /// push, the pop and its fence (after dispenso).
+    bool should_run_inline(const worker& w) const noexcept {
+        return w.m_deque.owner_size() > m_inline_threshold;
+    }
+
     /// Outside submission, step 1: reserves a place in the injection queue; throws
     /// executor_shutdown_error once shutdown has begun.
     void begin_inject() {
@@ -141,6 +152,7 @@ private:
     static constexpr std::uint64_t k_stop_bit = 1;
     static constexpr std::uint32_t k_inject_poll = 61;
     static constexpr std::uint32_t k_inject_batch = 16;
+    static constexpr std::size_t k_inline_per_worker = WEFT_INLINE_PER_WORKER;
     static constexpr int k_search_rounds = 64;
 
     [[noreturn]] void reject_inject();
@@ -154,6 +166,7 @@ private:
     std::uint64_t injected_pending() const noexcept;
 
     executor* m_owner;
+    std::int64_t m_inline_threshold = 0;
     std::vector<std::unique_ptr<worker>> m_workers;
     std::vector<std::thread> m_threads;
     unhandled_handler m_handler;

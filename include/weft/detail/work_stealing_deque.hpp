@@ -189,6 +189,13 @@ public:
 
     bool empty_estimate() const noexcept { return size_estimate() == 0; }
 
+    /// Number of elements as the owner sees it (may overcount by what thieves are taking
+    /// right now). Owner-only; no fence.
+    std::int64_t owner_size() const noexcept {
+        // relaxed: m_bottom is the owner's own; a stale m_top only overcounts.
+        return m_bottom.load(std::memory_order_relaxed) - m_top.load(std::memory_order_relaxed);
+    }
+
     /// Capacity of the live ring. Owner-only (tests).
     std::int64_t capacity() const noexcept {
         return m_ring.load(std::memory_order_relaxed)->capacity;  // relaxed: owner-only
