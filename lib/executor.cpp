@@ -8,7 +8,7 @@ namespace weft {
 
 executor::executor() : executor(executor_options{}) {}
 
-executor::executor(executor_options options)
+executor::executor(const executor_options& options)
     : m_sched{std::make_unique<detail::scheduler>(*this, options)} {}
 
 executor::~executor() {

@@ -81,12 +81,12 @@ scheduler::scheduler(executor& owner, const executor_options& options)
         for (std::size_t i = 0; i < n; ++i)
             m_threads.emplace_back([this, i] { worker_main(*m_workers[i]); });
     } catch (...) {
-        shutdown();  // join the ones that started
+        stop_and_join();  // join the ones that started
         throw;
     }
 }
 
-scheduler::~scheduler() { shutdown(); }
+scheduler::~scheduler() { stop_and_join(); }
 
 void scheduler::reject_inject() {
     // relaxed: undoing our own reservation; nobody waits for this count to reach zero
@@ -220,6 +220,10 @@ void scheduler::shutdown() {
         throw std::logic_error(
             "weft::executor::shutdown called from one of the executor's own workers: it "
             "would wait for itself");
+    stop_and_join();
+}
+
+void scheduler::stop_and_join() noexcept {
     // seq_cst: ordered with begin_inject()'s reservations (same location) and read by
     // parking workers after their fence F2.
     m_inject_state.fetch_or(k_stop_bit, std::memory_order_seq_cst);
@@ -241,7 +245,7 @@ std::vector<worker_stats> scheduler::stats() const {
     return out;
 }
 
-void scheduler::report_unhandled(std::exception_ptr e, std::string_view where) noexcept {
+void scheduler::report_unhandled(const std::exception_ptr& e, std::string_view where) noexcept {
     if (m_handler) {
         try {
             m_handler(e, where);

@@ -49,7 +49,7 @@ public:
     /// Starts hardware_concurrency() workers.
     executor();
     /// Starts `options.workers` workers (hardware_concurrency() if 0).
-    explicit executor(executor_options options);
+    explicit executor(const executor_options& options);
     /// Drains and joins; see shutdown(). Calling it from one of the executor's own
     /// workers is a programming error: it is reported on stderr and terminates.
     ~executor();

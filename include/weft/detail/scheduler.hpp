@@ -138,7 +138,7 @@ public:
     }
 
     /// Reports an exception that escaped a posted task.
-    void report_unhandled(std::exception_ptr e, std::string_view where) noexcept;
+    void report_unhandled(const std::exception_ptr& e, std::string_view where) noexcept;
 
     task_base* find_help_task(worker& w);
     void run_task(worker& w, task_base* t) noexcept {
@@ -156,6 +156,7 @@ private:
     static constexpr int k_search_rounds = 64;
 
     [[noreturn]] void reject_inject();
+    void stop_and_join() noexcept;
     void worker_main(worker& w);
     task_base* next_task(worker& w);
     task_base* search_or_park(worker& w);
