@@ -3,8 +3,8 @@
 #   1. g++ release build: unit, stress, model (Relacy) and benchmark smoke suites;
 #   2. clang ThreadSanitizer build: stress and unit suites (zero reports allowed);
 #   3. g++ AddressSanitizer + UndefinedBehaviorSanitizer build: unit, stress, bench-smoke.
-# WEFT_STRESS_SCALE (default 1) sizes the stress suite; the sanitizer builds run it at a
-# tenth of that. Ends with the line "N passed, N failed".
+# WEFT_STRESS_SCALE (default 1) sizes the stress suite; the sanitizer builds run it at
+# 0.3 times that. Ends with the line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 scale=${WEFT_STRESS_SCALE:-1}
-san_scale=$(python3 -c "print(max(0.01, float('$scale') / 10))")
+san_scale=$(python3 -c "print(max(0.01, round(float('$scale') * 0.3, 3)))")
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}"
 export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
