@@ -66,7 +66,6 @@ scheduler::scheduler(executor& owner, const executor_options& options)
     std::size_t n = options.workers;
     if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
     m_inline_threshold = static_cast<std::int64_t>(k_inline_per_worker * n);
-    m_max_spinners = static_cast<std::uint32_t>(std::max<std::size_t>(1, n / 2));
     m_workers.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         auto w = std::make_unique<worker>();
@@ -180,11 +179,8 @@ task_base* scheduler::find_help_task(worker& w) {
 
 task_base* scheduler::search_or_park(worker& w) {
     for (;;) {
-        // At most half the workers (at least one) spin while searching, after Go: more
-        // spinners only steal CPU time from the threads doing or submitting work.
-        const bool spin = m_sleep.searching() < m_max_spinners;
         m_sleep.begin_search();
-        for (int round = 0; round < (spin ? k_search_rounds : 1); ++round) {
+        for (int round = 0; round < k_search_rounds; ++round) {
             task_base* t = steal_sweep(w);
             if (t == nullptr) t = pop_injection(w);
             if (t != nullptr) {

@@ -168,7 +168,6 @@ private:
 
     executor* m_owner;
     std::int64_t m_inline_threshold = 0;
-    std::uint32_t m_max_spinners = 1;
     std::vector<std::unique_ptr<worker>> m_workers;
     std::vector<std::thread> m_threads;
     unhandled_handler m_handler;
