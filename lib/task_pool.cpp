@@ -3,6 +3,7 @@
 
 #include <boost/lockfree/stack.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 
@@ -15,7 +16,10 @@ namespace {
 constexpr std::size_t k_depot_batches = 4096;
 using depot_stack = boost::lockfree::stack<task_base*, boost::lockfree::capacity<k_depot_batches>>;
 
+std::atomic<std::uint64_t> g_fresh_nodes{0};
+
 task_base* new_node(std::size_t cls) {
+    g_fresh_nodes.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
     return static_cast<task_base*>(::operator new(k_node_sizes[cls], std::align_val_t{16}));
 }
 
@@ -69,6 +73,10 @@ struct context_owner {
 };
 
 }  // namespace
+
+std::uint64_t fresh_node_count() noexcept {
+    return g_fresh_nodes.load(std::memory_order_relaxed);  // relaxed: statistics
+}
 
 thread_context& make_thread_context() {
     static thread_local context_owner owner;

@@ -55,6 +55,8 @@ inline constinit thread_local thread_context* tls_context = nullptr;
 thread_context& make_thread_context();
 /// Refills `ctx`'s list of class `cls` from the depot or the heap and pops one node.
 task_base* allocate_node_slow(thread_context& ctx, std::size_t cls);
+/// Pooled nodes ever made with operator new, process-wide (tests and statistics).
+std::uint64_t fresh_node_count() noexcept;
 /// Moves a batch from `ctx`'s list of class `cls` to the depot (or the heap).
 void spill_nodes(thread_context& ctx, std::size_t cls) noexcept;
 
