@@ -41,6 +41,18 @@ ninja -C build -j "$(weft_jobs)"
 run_suite -C build --suite unit --suite model --suite bench-smoke
 run_suite -C build --suite stress --num-processes 1
 
+weft_banner "install check: meson install, then build examples/hello.cpp through pkg-config"
+rm -rf build/install-check
+if meson install -C build --destdir "$PWD/build/install-check" --quiet >/dev/null \
+   && pc=$(find "$PWD/build/install-check" -name weft.pc -printf '%h') \
+   && c++ -std=c++20 -o build/install-check/hello examples/hello.cpp \
+        $(PKG_CONFIG_SYSROOT_DIR="$PWD/build/install-check" PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs weft) \
+   && build/install-check/hello >/dev/null; then
+  echo "install check: OK"; passed=$((passed + 1))
+else
+  echo "install check: FAIL"; failed=$((failed + 1))
+fi
+
 weft_banner "clang ThreadSanitizer build (stress scale $san_scale)"
 CC=clang CXX=clang++ weft_setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized \
   -Dbenchmarks=false -Dexamples=false -Drelacy_models=disabled -Dstress_scale="$san_scale"
