@@ -42,6 +42,8 @@ public:
 
     /// Runs `f()` as part of the group. Throws std::invalid_argument for an empty
     /// callable, executor_shutdown_error if the executor no longer accepts outside work.
+    /// On a worker whose deque is already deep, `f` runs at once, inside run(): a child
+    /// must not block on something its parent does only after run() returns.
     template <class F>
     void run(F&& f);
 
