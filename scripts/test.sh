@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, then
 #   1. g++ release build: unit, stress, model (Relacy) and benchmark smoke suites;
-#   2. clang ThreadSanitizer build: stress and unit suites (zero reports allowed);
+#   2. clang ThreadSanitizer build of everything (so clang -Werror sees all code): stress
+#      and unit suites (zero reports allowed);
 #   3. g++ AddressSanitizer + UndefinedBehaviorSanitizer build: unit, stress, bench-smoke.
 # WEFT_STRESS_SCALE (default 1) sizes the stress suite; the sanitizer builds run it at
 # 0.3 times that. Ends with the line "N passed, N failed".
@@ -55,7 +56,7 @@ fi
 
 weft_banner "clang ThreadSanitizer build (stress scale $san_scale)"
 CC=clang CXX=clang++ weft_setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized \
-  -Dbenchmarks=false -Dexamples=false -Drelacy_models=disabled -Dstress_scale="$san_scale"
+  -Drelacy_models=disabled -Dstress_scale="$san_scale"
 ninja -C build-tsan -j "$(weft_jobs)"
 run_suite -C build-tsan --suite unit --suite stress --num-processes 1
 
