@@ -202,12 +202,14 @@ public:
     void reset(std::size_t expected) noexcept {
         m_expected = expected;
         m_count.store(0, std::memory_order_relaxed);  // no task of this round exists yet
-        m_done.store(false, std::memory_order_relaxed);
+        m_done.store(false, std::memory_order_relaxed);  // no task of this round exists yet
     }
 
     void arrive() noexcept {
         // acq_rel: the last arriver acquires every earlier task's release, then
         // publishes all of them through m_done.
+        // acq_rel: each arrival publishes its task's effects to the last one, which
+        // releases them all through m_done.
         if (m_count.fetch_add(1, std::memory_order_acq_rel) + 1 == m_expected) {
             m_done.store(true, std::memory_order_release);  // pairs with wait()'s acquire
             m_done.notify_one();
@@ -216,12 +218,12 @@ public:
 
     void wait() const noexcept {
         while (!m_done.load(std::memory_order_acquire)) {  // pairs with arrive()'s release
-            m_done.wait(false, std::memory_order_acquire);
+            m_done.wait(false, std::memory_order_acquire);  // re-checked by the acquire load above
         }
     }
 
     [[nodiscard]] std::size_t count() const noexcept {
-        return m_count.load(std::memory_order_acquire);
+        return m_count.load(std::memory_order_acquire);  // pairs with arrive()'s acq_rel
     }
 
 private:
@@ -234,6 +236,7 @@ private:
 /// Thread safety: set() thread-safe; reset() and wait() by the benchmark thread only.
 class done_flag {
 public:
+    // relaxed: called between rounds, before the next task exists.
     void reset() noexcept { m_done.store(false, std::memory_order_relaxed); }
 
     void set() noexcept {
@@ -243,7 +246,7 @@ public:
 
     void wait() const noexcept {
         while (!m_done.load(std::memory_order_acquire)) {  // pairs with set()'s release
-            m_done.wait(false, std::memory_order_acquire);
+            m_done.wait(false, std::memory_order_acquire);  // re-checked by the acquire load above
         }
     }
 
