@@ -3,7 +3,7 @@
 # is missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(meson ninja-build g++ clang pkg-config python3
+packages=(meson ninja-build g++ clang libclang-rt-14-dev pkg-config python3
           libboost-dev libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev relacy-dev)
 
 missing=()
