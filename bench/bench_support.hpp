@@ -208,9 +208,10 @@ public:
     void arrive() noexcept {
         // acq_rel: the last arriver acquires every earlier task's release, then
         // publishes all of them through m_done.
-        // acq_rel: each arrival publishes its task's effects to the last one, which
-        // releases them all through m_done.
-        if (m_count.fetch_add(1, std::memory_order_acq_rel) + 1 == m_expected) {
+        // Each arrival publishes its task's effects to the last one, which releases them
+        // all through m_done.
+        const auto arrived = m_count.fetch_add(1, std::memory_order_acq_rel);  // acq_rel: see above
+        if (arrived + 1 == m_expected) {
             m_done.store(true, std::memory_order_release);  // pairs with wait()'s acquire
             m_done.notify_one();
         }
@@ -236,8 +237,9 @@ private:
 /// Thread safety: set() thread-safe; reset() and wait() by the benchmark thread only.
 class done_flag {
 public:
-    // relaxed: called between rounds, before the next task exists.
-    void reset() noexcept { m_done.store(false, std::memory_order_relaxed); }
+    void reset() noexcept {
+        m_done.store(false, std::memory_order_relaxed);  // relaxed: no task of the round exists yet
+    }
 
     void set() noexcept {
         m_done.store(true, std::memory_order_release);  // pairs with wait()'s acquire

@@ -7,12 +7,8 @@ namespace weft {
 
 task_group::~task_group() {
     if (detail::tls_context == m_owner && !is_done()) wait_slow();
-    if (m_error_taken.load(std::memory_order_acquire) != 0 && m_error) {  // acquire: as in wait()
-        if (detail::worker* w = detail::current_worker())
-            w->m_sched->report_unhandled(m_error, "(task_group destroyed before wait)");
-        else
-            m_sched->report_unhandled(m_error, "(task_group destroyed before wait)");
-    }
+    if (m_error_taken.load(std::memory_order_acquire) != 0 && m_error)  // acquire: as in wait()
+        m_sched->report_unhandled(m_error, "(task_group destroyed before wait)");
 }
 
 void task_group::record_exception(std::exception_ptr e) noexcept {

@@ -98,15 +98,7 @@ void executor::post(F&& f) {
         s.spawn(*w, detail::make_task<body>(ctx, std::forward<F>(f)));
         return;
     }
-    s.begin_inject();
-    detail::task_base* t;
-    try {
-        t = detail::make_task<body>(ctx, std::forward<F>(f));
-    } catch (...) {
-        s.cancel_inject();
-        throw;
-    }
-    s.finish_inject(t);
+    s.inject<body>(ctx, std::forward<F>(f));
 }
 
 }  // namespace weft

@@ -138,15 +138,7 @@ void task_group::run(F&& f) {
             m_sched->spawn(*w, detail::make_task<task_body>(ctx, this, std::forward<F>(f)));
             return;
         }
-        m_sched->begin_inject();
-        detail::task_base* t;
-        try {
-            t = detail::make_task<task_body>(ctx, this, std::forward<F>(f));
-        } catch (...) {
-            m_sched->cancel_inject();
-            throw;
-        }
-        m_sched->finish_inject(t);
+        m_sched->inject<task_body>(ctx, this, std::forward<F>(f));
     } catch (...) {
         uncount(by_owner);
         throw;

@@ -102,24 +102,22 @@ public:
         return w.m_deque.owner_size() > m_inline_threshold;
     }
 
-    /// Outside submission, step 1: reserves a place in the injection queue; throws
-    /// executor_shutdown_error once shutdown has begun.
-    void begin_inject() {
-        // seq_cst: the reservation is what a parking worker's re-check reads, and it
-        // is ordered with shutdown()'s setting of the stop bit (same location).
-        const std::uint64_t state = m_inject_state.fetch_add(2, std::memory_order_seq_cst);
-        if (state & k_stop_bit) [[unlikely]]
-            reject_inject();
-    }
-    /// Step 2 (after the task was made): publishes it and wakes a worker if needed.
-    void finish_inject(task_base* t) noexcept {
+    /// Outside submission: reserves a place in the injection queue (throwing
+    /// executor_shutdown_error once shutdown has begun), makes the task `Body{args...}`,
+    /// publishes it and wakes a worker if needed. Nothing is left reserved if making the
+    /// task throws.
+    template <class Body, class... Args>
+    void inject(thread_context& ctx, Args&&... args) {
+        begin_inject();
+        task_base* t;
+        try {
+            t = make_task<Body>(ctx, std::forward<Args>(args)...);
+        } catch (...) {
+            cancel_inject();
+            throw;
+        }
         while (!m_injection.push(t)) cpu_relax();  // only fails when out of memory
         m_sleep.notify_if_no_searcher();
-    }
-    /// Step 2, when making the task threw.
-    void cancel_inject() noexcept {
-        // relaxed: a stale reservation only delays a worker's decision to sleep or exit.
-        m_inject_state.fetch_sub(2, std::memory_order_relaxed);
     }
 
     /// Runs tasks on worker `w` until `done()` holds (help-while-waiting), stealing only
@@ -155,6 +153,17 @@ private:
     static constexpr std::size_t k_inline_per_worker = WEFT_INLINE_PER_WORKER;
     static constexpr int k_search_rounds = 64;
 
+    void begin_inject() {
+        // seq_cst: the reservation is what a parking worker's re-check reads, and it
+        // is ordered with shutdown()'s setting of the stop bit (same location).
+        const std::uint64_t state = m_inject_state.fetch_add(2, std::memory_order_seq_cst);
+        if (state & k_stop_bit) [[unlikely]]
+            reject_inject();
+    }
+    void cancel_inject() noexcept {
+        // relaxed: a stale reservation only delays a worker's decision to sleep or exit.
+        m_inject_state.fetch_sub(2, std::memory_order_relaxed);
+    }
     [[noreturn]] void reject_inject();
     void stop_and_join() noexcept;
     void worker_main(worker& w);

@@ -192,8 +192,8 @@ public:
     /// Number of elements as the owner sees it (may overcount by what thieves are taking
     /// right now). Owner-only; no fence.
     std::int64_t owner_size() const noexcept {
-        // relaxed: m_bottom is the owner's own; a stale m_top only overcounts.
-        return m_bottom.load(std::memory_order_relaxed) - m_top.load(std::memory_order_relaxed);
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed);  // relaxed: owner's own
+        return b - m_top.load(std::memory_order_relaxed);  // relaxed: stale only overcounts
     }
 
     /// Capacity of the live ring. Owner-only (tests).
