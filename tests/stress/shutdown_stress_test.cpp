@@ -238,26 +238,25 @@ void drain_spawned_while_draining(std::size_t workers, bool explicit_shutdown) {
     EXPECT_EQ(grandchildren.load(), k_children);  // two for each even child
 }
 
-TEST(ShutdownStress, DestructorDrainsTasksSpawnedWhileDraining) {
+// Repeats drain_spawned_while_draining on 1–4 workers, ending by explicit shutdown() or
+// by destruction.
+void repeat_drain_spawned_while_draining(bool explicit_shutdown) {
     stress::watchdog dog{stress::k_watchdog_limit};
     std::mt19937_64 rng{stress::seed()};
     const std::uint64_t reps = stress::scaled(1'500, 5);
-    for (std::uint64_t r = 0; r < reps && !HasFailure(); ++r) {
+    for (std::uint64_t r = 0; r < reps && !::testing::Test::HasFailure(); ++r) {
         const std::size_t workers = 1 + rng() % 4;
         SCOPED_TRACE(::testing::Message() << "repetition " << r << ", " << workers << " workers");
-        drain_spawned_while_draining(workers, false);
+        drain_spawned_while_draining(workers, explicit_shutdown);
     }
 }
 
+TEST(ShutdownStress, DestructorDrainsTasksSpawnedWhileDraining) {
+    repeat_drain_spawned_while_draining(false);
+}
+
 TEST(ShutdownStress, ShutdownDrainsTasksSpawnedWhileDraining) {
-    stress::watchdog dog{stress::k_watchdog_limit};
-    std::mt19937_64 rng{stress::seed()};
-    const std::uint64_t reps = stress::scaled(1'500, 5);
-    for (std::uint64_t r = 0; r < reps && !HasFailure(); ++r) {
-        const std::size_t workers = 1 + rng() % 4;
-        SCOPED_TRACE(::testing::Message() << "repetition " << r << ", " << workers << " workers");
-        drain_spawned_while_draining(workers, true);
-    }
+    repeat_drain_spawned_while_draining(true);
 }
 
 }  // namespace
