@@ -1,4 +1,10 @@
 // weft — the exceptions weft throws.
+//
+// Python's concurrent.futures error classes have a counterpart each (see
+// docs/api/futures.md): CancelledError -> cancelled_error, TimeoutError -> timeout_error,
+// InvalidStateError -> invalid_state_error, BrokenExecutor -> broken_executor,
+// BrokenThreadPool -> broken_thread_pool, "cannot schedule new futures after shutdown"
+// -> executor_shutdown_error.
 #pragma once
 
 #include <stdexcept>
@@ -10,6 +16,46 @@ namespace weft {
 class executor_shutdown_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// An operation on a future or promise that its state does not allow: get() on an
+/// empty future, a second set_value(), set_value() on a cancelled future.
+class invalid_state_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+/// Stored in a future whose promise was destroyed before it set a value or an exception.
+class broken_promise : public std::logic_error {
+public:
+    broken_promise() : std::logic_error("weft::promise destroyed before it was satisfied") {}
+    using std::logic_error::logic_error;
+};
+
+/// Thrown by get()/result()/exception() on a cancelled future.
+class cancelled_error : public std::runtime_error {
+public:
+    cancelled_error() : std::runtime_error("the future was cancelled") {}
+    using std::runtime_error::runtime_error;
+};
+
+/// Thrown when a timed wait (result(timeout), as_completed(timeout), ...) runs out.
+class timeout_error : public std::runtime_error {
+public:
+    timeout_error() : std::runtime_error("timed out") {}
+    using std::runtime_error::runtime_error;
+};
+
+/// An executor that can no longer run work (Python's BrokenExecutor).
+class broken_executor : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A thread_pool_executor whose thread initializer failed (Python's BrokenThreadPool).
+class broken_thread_pool : public broken_executor {
+public:
+    using broken_executor::broken_executor;
 };
 
 }  // namespace weft

@@ -3,5 +3,7 @@
 
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>
+#include <weft/future.hpp>
 #include <weft/task_group.hpp>
 #include <weft/this_worker.hpp>
+#include <weft/when_all.hpp>

@@ -116,8 +116,15 @@ public:
             cancel_inject();
             throw;
         }
-        while (!m_injection.push(t)) cpu_relax();  // only fails when out of memory
-        m_sleep.notify_if_no_searcher();
+        publish_injected(t);
+    }
+
+    /// Outside submission of a task made elsewhere (a future's state, which is its own
+    /// task node). Throws executor_shutdown_error once shutdown has begun, and then the
+    /// task is not queued: the caller still owns it.
+    void inject_task(task_base* t) {
+        begin_inject();
+        publish_injected(t);
     }
 
     /// Runs tasks on worker `w` until `done()` holds (help-while-waiting), stealing only
@@ -163,6 +170,10 @@ private:
     void cancel_inject() noexcept {
         // relaxed: a stale reservation only delays a worker's decision to sleep or exit.
         m_inject_state.fetch_sub(2, std::memory_order_relaxed);
+    }
+    void publish_injected(task_base* t) {
+        while (!m_injection.push(t)) cpu_relax();  // only fails when out of memory
+        m_sleep.notify_if_no_searcher();
     }
     [[noreturn]] void reject_inject();
     void stop_and_join() noexcept;

@@ -1,0 +1,311 @@
+// weft — the derived shared states: async tasks, then() continuations, done-callbacks.
+// Not API.
+//
+// An async_state is a shared state and a task node; a then_state is a shared state, a
+// continuation node (added to its input) and a task node. Each is one allocation.
+// References: the returned future holds one; the pending work holds one until it has
+// run (for then_state also one on its input, dropped as soon as it has run, so long
+// chains never free recursively).
+//
+// Thread safety: internal; each object is driven by the protocol of shared_state.hpp.
+#pragma once
+
+#include <weft/detail/shared_state.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+template <class T>
+class future;
+}  // namespace weft
+
+namespace weft::detail {
+
+template <class T>
+struct get_result {
+    using type = const T&;
+};
+template <>
+struct get_result<void> {
+    using type = void;
+};
+
+template <class T>
+struct is_future : std::false_type {};
+template <class T>
+struct is_future<future<T>> : std::true_type {};
+
+template <class R>
+struct unwrap_future {
+    using type = R;
+};
+template <class U>
+struct unwrap_future<future<U>> {
+    using type = U;
+};
+
+/// Converts any duration to nanoseconds: <= 0 -> 0, too large -> nanoseconds::max()
+/// (which the waits treat as "forever").
+template <class Rep, class Period>
+std::chrono::nanoseconds saturating_ns(const std::chrono::duration<Rep, Period>& d) {
+    using std::chrono::nanoseconds;
+    if (d <= d.zero()) return nanoseconds::zero();
+    const std::chrono::duration<long double, std::nano> wide = d;
+    if (wide.count() >= static_cast<long double>(nanoseconds::max().count())) return nanoseconds::max();
+    const auto ns = std::chrono::duration_cast<nanoseconds>(wide);
+    return ns > nanoseconds::zero() ? ns : nanoseconds{1};
+}
+
+/// Builds futures from states (future's constructor is private).
+struct future_access {
+    template <class T>
+    static future<T> make(state_ptr<shared_state<T>> s) noexcept {
+        return future<T>{std::move(s)};
+    }
+    template <class T>
+    static const state_ptr<shared_state<T>>& state(const future<T>& f) noexcept {
+        return f.m_state;
+    }
+    template <class T>
+    static const void* identity(const future<T>& f) noexcept {
+        return f.m_state.get();
+    }
+};
+
+/// A new handle to `s` (one more reference).
+template <class T>
+future<T> share(shared_state<T>& s) noexcept {
+    s.add_ref();
+    return future_access::make<T>(state_ptr<shared_state<T>>{&s});
+}
+
+/// Calls `f(args...)` and stores its result (or exception) in `s`.
+template <class T, class F, class... Args>
+void invoke_into(shared_state<T>& s, F&& f, Args&&... args) noexcept {
+    try {
+        if constexpr (std::is_void_v<T>) {
+            std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
+            s.try_set_value();
+        } else {
+            s.try_set_value(std::invoke(std::forward<F>(f), std::forward<Args>(args)...));
+        }
+    } catch (...) {
+        s.try_fail(std::current_exception());
+    }
+}
+
+/// Copies (or, for move-only types, moves) the outcome of `from` into `to`.
+template <class U>
+void forward_outcome(shared_state<U>& to, shared_state<U>& from) noexcept {
+    if (from.is_cancelled()) {
+        to.try_complete_cancelled();
+    } else if (from.error() != nullptr) {
+        to.try_fail(from.error());
+    } else if constexpr (std::is_void_v<U>) {
+        to.try_set_value();
+    } else if constexpr (std::is_copy_constructible_v<U>) {
+        to.try_set_value(from.value());
+    } else {
+        to.try_set_value(std::move(from.value()));  // documented: unwrapping consumes it
+    }
+}
+
+/// Forwards an inner future's outcome to the state of then()'s unwrapped result.
+template <class U>
+struct unwrap_node final : continuation {
+    explicit unwrap_node(shared_state<U>& to) noexcept : m_to{&to} {
+        to.add_ref();
+        m_run = &run;
+    }
+    static void run(continuation* c, state_base& done) noexcept {
+        auto* self = static_cast<unwrap_node*>(c);
+        forward_outcome(*self->m_to, static_cast<shared_state<U>&>(done));
+        delete self;
+    }
+    state_ptr<shared_state<U>> m_to;
+};
+
+/// Stores `r` into `s`, or, when `r` is a future, arranges to forward its outcome.
+template <class Out, class R>
+void store_result(shared_state<Out>& s, R&& r) noexcept {
+    if constexpr (is_future<std::decay_t<R>>::value) {
+        const auto& inner = future_access::state(r);
+        if (!inner) {
+            s.try_fail(std::make_exception_ptr(
+                invalid_state_error("weft::future::then: the continuation returned an empty future")));
+            return;
+        }
+        unwrap_node<Out>* node;
+        try {
+            node = new unwrap_node<Out>(s);
+        } catch (...) {
+            s.try_fail(std::current_exception());
+            return;
+        }
+        inner->add_continuation(node);
+    } else {
+        s.try_set_value(std::forward<R>(r));
+    }
+}
+
+/// How a continuation receives its input.
+enum class then_mode { value, whole_future };
+
+template <class T, class F, then_mode Mode>
+struct continuation_result;
+template <class T, class F>
+struct continuation_result<T, F, then_mode::value> {
+    static_assert(std::is_void_v<T> ? std::is_invocable_v<F&> : std::is_invocable_v<F&, const T&>,
+                  "weft::future::then: f must be callable as f(const T&), or f() for future<void>");
+    using type = typename std::conditional_t<std::is_void_v<T>, std::invoke_result<F&>,
+                                             std::invoke_result<F&, const T&>>::type;
+};
+template <class T, class F>
+struct continuation_result<T, F, then_mode::whole_future> {
+    static_assert(std::is_invocable_v<F&, const future<T>&>,
+                  "weft::future::continue_with: f must be callable as f(const future<T>&)");
+    using type = std::invoke_result_t<F&, const future<T>&>;
+};
+
+/// then_inline continuations nested deeper than this are scheduled instead, so a long
+/// chain completing on one thread cannot overflow its stack.
+inline constexpr std::uint32_t k_max_inline_depth = 64;
+inline constinit thread_local std::uint32_t tls_inline_depth = 0;
+
+template <class Out, class T, class F, then_mode Mode, bool Inline>
+class then_state final : public shared_state<Out>, public continuation, public task_base {
+public:
+    template <class G>
+    then_state(scheduler* s, state_ptr<shared_state<T>> input, G&& f)
+        : shared_state<Out>(s), m_input{std::move(input)}, m_fn{std::in_place, std::forward<G>(f)} {
+        continuation::m_run = &on_input_done;
+        task_base::m_invoke = &invoke;
+    }
+
+private:
+    static void on_input_done(continuation* c, state_base& /*input*/) noexcept {
+        // A reference, not a pointer cast: g++ 12 otherwise warns about the null branch
+        // of the base-to-derived adjustment (-Wstringop-overflow).
+        then_state* self = &static_cast<then_state&>(*c);
+        if (self->is_done()) {  // cancelled meanwhile: nothing to run
+            self->finish();
+            return;
+        }
+        if constexpr (Inline) {
+            if (tls_inline_depth < k_max_inline_depth) {
+                ++tls_inline_depth;
+                self->execute();
+                --tls_inline_depth;
+                return;
+            }
+        }
+        try {
+            schedule_task(self->sched(), static_cast<task_base*>(self));
+        } catch (...) {
+            self->try_fail(std::current_exception());  // e.g. the executor shut down
+            self->finish();
+        }
+    }
+
+    static void invoke(task_base* t) noexcept { static_cast<then_state*>(t)->execute(); }
+
+    void execute() noexcept {
+        shared_state<T>& in = *m_input;
+        if constexpr (Mode == then_mode::value) {
+            if (in.is_cancelled()) {
+                this->try_complete_cancelled();
+                return finish();
+            }
+            if (in.error() != nullptr) {
+                this->try_fail(in.error());
+                return finish();
+            }
+        }
+        if (this->try_start() != start_result::started) return finish();  // cancelled
+        try {
+            if constexpr (std::is_void_v<decltype(call(in))>) {
+                call(in);
+                this->try_set_value();
+            } else {
+                store_result<Out>(*this, call(in));
+            }
+        } catch (...) {
+            this->try_fail(std::current_exception());
+        }
+        finish();
+    }
+
+    decltype(auto) call(shared_state<T>& in) {
+        F& f = *m_fn;
+        if constexpr (Mode == then_mode::whole_future) {
+            return std::invoke(f, share(in));
+        } else if constexpr (std::is_void_v<T>) {
+            return std::invoke(f);
+        } else {
+            return std::invoke(f, std::as_const(in.value()));
+        }
+    }
+
+    void finish() noexcept {
+        m_fn.reset();    // the callable's captures go as soon as it has run
+        m_input = {};    // so chains never free recursively
+        this->release();  // the work reference
+    }
+
+    state_ptr<shared_state<T>> m_input;
+    std::optional<F> m_fn;
+};
+
+/// The state of weft::async: the callable and its arguments, run as a task.
+template <class R, class F, class... Args>
+class async_state final : public shared_state<R>, public task_base {
+public:
+    template <class G, class... A>
+    explicit async_state(scheduler* s, G&& f, A&&... args)
+        : shared_state<R>(s), m_call{std::in_place, std::forward<G>(f), std::forward<A>(args)...} {
+        task_base::m_invoke = &invoke;
+        this->add_ref();  // the task's reference; the future holds the first
+    }
+
+private:
+    static void invoke(task_base* t) noexcept {
+        auto* self = static_cast<async_state*>(t);
+        if (self->try_start() == start_result::started) {
+            std::apply([self](auto&&... a) { invoke_into<R>(*self, std::move(a)...); }, std::move(*self->m_call));
+        }
+        self->m_call.reset();
+        self->release();
+    }
+
+    std::optional<std::tuple<F, Args...>> m_call;
+};
+
+/// A done-callback: `m_fn(future)`, reported and ignored if it throws.
+template <class T, class F>
+struct callback_node final : continuation {
+    template <class G>
+    explicit callback_node(G&& f) : m_fn(std::forward<G>(f)) {
+        m_run = &run;
+    }
+    static void run(continuation* c, state_base& done) noexcept {
+        auto* self = static_cast<callback_node*>(c);
+        auto& s = static_cast<shared_state<T>&>(done);
+        try {
+            const future<T> handle = share(s);
+            std::invoke(self->m_fn, handle);
+        } catch (...) {
+            s.report_callback_exception(std::current_exception());
+        }
+        delete self;
+    }
+    F m_fn;
+};
+
+}  // namespace weft::detail

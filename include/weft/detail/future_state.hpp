@@ -1,0 +1,233 @@
+// weft — the lock-free core of a future's shared state: the state word with its waiter
+// handshake, and the list of continuations that run once the state is done.
+//
+// The state word: bits 0-2 are the phase, bit 3 says "a thread may be blocked on this
+// word". Phases:
+//
+//   pending --try_start--> running --+
+//      |                             +--try_begin_complete--> completing --end_complete--> finished
+//      +-----------------------------+
+//      +--try_cancel--> cancelled
+//
+// `completing` gives one thread the exclusive right to write the value (or exception)
+// before `finished` publishes it. A waiter sets the waiter bit with an RMW and then
+// sleeps while the word still equals what it read; the completer swaps in the final
+// phase with an RMW that returns the old word, so it sees the waiter bit whenever the
+// waiter's RMW came first. Otherwise the waiter's RMW reads the final phase and it does
+// not sleep: no wake-up is lost. tests/model/future_state_model.cpp checks this against
+// seeded mutants.
+//
+// The continuation list is a Treiber stack that is closed exactly once: close() swaps in
+// a sentinel and returns what was pushed, in the order it was pushed; a push that finds
+// the sentinel fails, and its caller runs the continuation at once. Each continuation
+// therefore runs exactly once, whether it was added before or after completion.
+//
+// Thread safety: all members are thread-safe.
+#pragma once
+
+#include <weft/detail/atomics.hpp>
+
+#include <chrono>
+#include <cstdint>
+
+namespace weft::detail {
+
+/// The phase of a future's shared state.
+enum class future_phase : std::uint32_t {
+    pending = 0,
+    running = 1,
+    completing = 2,
+    finished = 3,
+    cancelled = 4,
+};
+
+/// Faults a model checker seeds into the handshake to prove it would catch them.
+enum class future_fault {
+    none,
+    waiter_bit_by_store,  // the waiter publishes its bit with load + store, not an RMW
+    relaxed_publish,      // end_complete and the waiter's loads are relaxed
+    no_wake,              // the completer never wakes blocked waiters
+};
+
+/// What try_start() found.
+enum class start_result { started, cancelled, unexpected };
+
+template <atomics_policy Atomics = std_atomics, future_fault Fault = future_fault::none>
+class state_word {
+    template <class U>
+    using atomic = typename Atomics::template atomic<U>;
+
+    static constexpr std::memory_order k_publish =
+        Fault == future_fault::relaxed_publish ? std::memory_order_relaxed
+                                               : std::memory_order_acq_rel;
+    static constexpr std::memory_order k_observe =
+        Fault == future_fault::relaxed_publish ? std::memory_order_relaxed
+                                               : std::memory_order_acquire;
+
+public:
+    static constexpr std::uint32_t k_phase_mask = 7;
+    static constexpr std::uint32_t k_waiters = 8;
+
+    static constexpr future_phase phase_of(std::uint32_t word) noexcept {
+        return static_cast<future_phase>(word & k_phase_mask);
+    }
+    static constexpr bool done(std::uint32_t word) noexcept {
+        const future_phase p = phase_of(word);
+        return p == future_phase::finished || p == future_phase::cancelled;
+    }
+
+    /// The current word. acquire: pairs with the release of end_complete()/try_cancel(),
+    /// so a reader that sees a final phase also sees the value.
+    std::uint32_t load() const noexcept { return m_word.load(k_observe); }
+    future_phase phase() const noexcept { return phase_of(load()); }
+    bool is_done() const noexcept { return done(load()); }
+
+    /// pending -> running.
+    start_result try_start() noexcept {
+        // relaxed: a first guess, corrected by the CAS.
+        std::uint32_t w = m_word.load(std::memory_order_relaxed);
+        for (;;) {
+            const future_phase p = phase_of(w);
+            if (p == future_phase::cancelled) return start_result::cancelled;
+            if (p != future_phase::pending) return start_result::unexpected;
+            // acquire on success: the runner sees what the submitter wrote before
+            // publishing the task (also ordered by the queue); acquire on failure:
+            // a cancelled phase is final, its effects are visible.
+            if (m_word.compare_exchange_weak(w, (w & ~k_phase_mask) | 1U,
+                                             std::memory_order_acquire,
+                                             std::memory_order_acquire))
+                return start_result::started;
+        }
+    }
+
+    /// pending or running -> completing: the caller alone may now write the result.
+    bool try_begin_complete() noexcept {
+        std::uint32_t w = m_word.load(std::memory_order_relaxed);  // relaxed: as in try_start
+        for (;;) {
+            const future_phase p = phase_of(w);
+            if (p != future_phase::pending && p != future_phase::running) return false;
+            // relaxed: the result is written after this and published by end_complete().
+            if (m_word.compare_exchange_weak(w, (w & ~k_phase_mask) | 2U,
+                                             std::memory_order_relaxed,
+                                             std::memory_order_relaxed))
+                return true;
+        }
+    }
+
+    /// completing -> finished; wakes every blocked waiter.
+    void end_complete() noexcept { finish(future_phase::finished); }
+
+    /// completing -> cancelled (a continuation that propagates an upstream cancellation).
+    void end_cancelled() noexcept { finish(future_phase::cancelled); }
+
+    /// pending -> cancelled; wakes every blocked waiter. True if this call cancelled it.
+    bool try_cancel() noexcept {
+        std::uint32_t w = m_word.load(std::memory_order_relaxed);  // relaxed: as in try_start
+        for (;;) {
+            if (phase_of(w) != future_phase::pending) return false;
+            // acq_rel: release publishes the cancellation like end_complete() does.
+            if (m_word.compare_exchange_weak(w, static_cast<std::uint32_t>(future_phase::cancelled),
+                                             k_publish, std::memory_order_relaxed)) {
+                if ((w & k_waiters) != 0 && Fault != future_fault::no_wake) Atomics::wake_all(m_word);
+                return true;
+            }
+        }
+    }
+
+    /// Blocks until the phase is final (finished or cancelled).
+    void wait() noexcept {
+        std::uint32_t w = load();
+        while (!done(w)) {
+            w = announce(w);
+            if (done(w)) break;
+            Atomics::wait(m_word, w);
+            w = load();
+        }
+    }
+
+    /// Announces a waiter and blocks once, for at most `timeout` (std atomics only).
+    /// Returns with the word's phase possibly still not final: callers loop.
+    void wait_once_for(std::chrono::nanoseconds timeout) noexcept
+        requires requires(atomic<std::uint32_t>& a) { futex_wait_for(a, 0U, timeout); }
+    {
+        std::uint32_t w = announce(load());
+        if (!done(w)) futex_wait_for(m_word, w, timeout);
+    }
+
+private:
+    void finish(future_phase to) noexcept {
+        // acq_rel: release publishes the result to load()'s acquire; the RMW returns the
+        // waiter bit set by announce()'s RMW if that came first (the handshake).
+        const std::uint32_t old = m_word.exchange(static_cast<std::uint32_t>(to), k_publish);
+        if ((old & k_waiters) != 0 && Fault != future_fault::no_wake) Atomics::wake_all(m_word);
+    }
+
+    /// Sets the waiter bit; returns the word as it now is (with the bit) or a final one.
+    std::uint32_t announce(std::uint32_t w) noexcept {
+        if ((w & k_waiters) != 0) return w;
+        if constexpr (Fault == future_fault::waiter_bit_by_store) {
+            m_word.store(w | k_waiters, std::memory_order_relaxed);
+            return w | k_waiters;
+        } else {
+            // acquire: if the word is already final, the result is visible; the RMW is
+            // ordered with finish()'s exchange on the same word.
+            return m_word.fetch_or(k_waiters, k_observe) | k_waiters;
+        }
+    }
+
+    atomic<std::uint32_t> m_word{0};
+};
+
+/// A node of a continuation_list: anything with an `m_next` pointer to its own type.
+template <class Node>
+concept list_node = requires(Node& n) {
+    { n.m_next } -> std::convertible_to<Node*>;
+};
+
+/// The continuations of one state; closed exactly once.
+template <class Node, atomics_policy Atomics = std_atomics>
+class continuation_list {
+public:
+    /// Adds `n` unless the list is closed; false means the caller must run it now.
+    bool push(Node* n) noexcept {
+        // acquire: a push that finds the list closed must see the result that the
+        // closer published before close()'s release.
+        Node* head = m_head.load(std::memory_order_acquire);
+        for (;;) {
+            if (head == closed()) return false;
+            n->m_next = head;
+            // release: publishes *n to close()'s acquire; acquire on failure: as above.
+            if (m_head.compare_exchange_weak(head, n, std::memory_order_release,
+                                             std::memory_order_acquire))
+                return true;
+        }
+    }
+
+    /// Closes the list; returns its nodes in the order they were pushed.
+    Node* close() noexcept {
+        // acq_rel: acquire sees the pushed nodes; release publishes the result to pushers
+        // that find the list closed.
+        Node* n = m_head.exchange(closed(), std::memory_order_acq_rel);
+        Node* ordered = nullptr;
+        while (n != nullptr) {
+            Node* next = n->m_next;
+            n->m_next = ordered;
+            ordered = n;
+            n = next;
+        }
+        return ordered;
+    }
+
+    bool is_closed() const noexcept {
+        return m_head.load(std::memory_order_acquire) == closed();  // acquire: as in push
+    }
+
+private:
+    static Node* closed() noexcept {
+        return reinterpret_cast<Node*>(alignof(Node));  // never a real node's address
+    }
+
+    typename Atomics::template atomic<Node*> m_head{nullptr};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,224 @@
+// weft — the shared state behind weft::future and weft::promise. Not API.
+//
+// One object per future: a reference count, the state word and continuation list of
+// future_state.hpp, the value or exception, and the scheduler on which then()
+// continuations run. Derived states (async tasks, then() continuations, when_all) add
+// their callable and are at the same time the task node and the continuation node, so
+// one allocation serves all three roles.
+//
+// Thread safety: thread-safe, except where a member says who may call it.
+#pragma once
+
+#include <weft/detail/future_state.hpp>
+#include <weft/detail/scheduler.hpp>
+#include <weft/errors.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace weft::detail {
+
+class state_base;
+
+/// A continuation: runs once, when the state it was added to is done.
+struct continuation {
+    using run_fn = void (*)(continuation* self, state_base& done_state) noexcept;
+    continuation* m_next = nullptr;
+    run_fn m_run = nullptr;
+};
+
+/// A way for a thread that blocks on a future to run other work meanwhile (the
+/// thread_pool_executor's threads install one). `try_run_one` runs one queued item and
+/// returns true, or returns false at once when there is none.
+struct wait_hook {
+    bool (*m_try_run_one)(void* context) noexcept = nullptr;
+    void* m_context = nullptr;
+};
+inline constinit thread_local const wait_hook* tls_wait_hook = nullptr;
+
+class state_base {
+public:
+    state_base() = default;
+    explicit state_base(scheduler* s) noexcept : m_sched{s} {}
+    state_base(const state_base&) = delete;
+    state_base& operator=(const state_base&) = delete;
+    virtual ~state_base();
+
+    void add_ref() noexcept {
+        m_refs.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller holds a reference
+    }
+    void release() noexcept {
+        // acq_rel: the last owner sees every other owner's writes before deleting.
+        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    future_phase phase() const noexcept { return m_word.phase(); }
+    bool is_done() const noexcept { return m_word.is_done(); }
+    bool is_cancelled() const noexcept { return phase() == future_phase::cancelled; }
+
+    /// Python's set_running_or_notify_cancel(): true if pending -> running, false if
+    /// cancelled; throws invalid_state_error in any other phase.
+    bool start();
+    /// pending -> cancelled, then runs the continuations on this thread. True also if
+    /// it was already cancelled (Python's Future.cancel()).
+    bool cancel() noexcept;
+    /// Stores `e` and completes; false (and nothing stored) if already done or completing.
+    bool try_fail(std::exception_ptr e) noexcept;
+    /// pending -> running without Python's error for other phases.
+    start_result try_start() noexcept { return m_word.try_start(); }
+    /// pending or running -> cancelled: a continuation whose input was cancelled. False
+    /// if the state was already done.
+    bool try_complete_cancelled() noexcept {
+        if (!m_word.try_begin_complete()) return false;
+        m_word.end_cancelled();
+        run_continuations();
+        return true;
+    }
+
+    /// The stored exception (null if none). Only after is_done().
+    const std::exception_ptr& error() const noexcept { return m_error; }
+    /// Throws cancelled_error or the stored exception. Only after is_done().
+    void rethrow_if_failed() const;
+
+    /// Runs `c` once this state is done: later, on the completing thread, or now.
+    void add_continuation(continuation* c) noexcept {
+        if (!m_continuations.push(c)) c->m_run(c, *this);
+    }
+
+    /// Waits until done: helps on a worker, blocks elsewhere.
+    void wait();
+    /// As wait(), giving up after `timeout` (<= 0: just checks). True if done.
+    bool wait_for(std::chrono::nanoseconds timeout);
+
+    scheduler* sched() const noexcept { return m_sched; }
+    void set_sched(scheduler* s) noexcept { m_sched = s; }
+
+    /// Reports an exception thrown by a done-callback (Python logs it and goes on).
+    void report_callback_exception(std::exception_ptr e) const noexcept;
+
+protected:
+    /// After the result is written (we hold `completing`): publish, wake, continue.
+    void complete() noexcept {
+        m_word.end_complete();
+        run_continuations();
+    }
+    bool begin_complete() noexcept { return m_word.try_begin_complete(); }
+    void set_error(std::exception_ptr e) noexcept { m_error = std::move(e); }
+
+private:
+    void run_continuations() noexcept {
+        continuation* c = m_continuations.close();
+        while (c != nullptr) {
+            continuation* next = c->m_next;  // c may be freed by its own run
+            c->m_run(c, *this);
+            c = next;
+        }
+    }
+    bool help_until_done(std::chrono::steady_clock::time_point deadline, bool bounded);
+
+    std::atomic<std::uint32_t> m_refs{1};
+    state_word<> m_word;
+    continuation_list<continuation> m_continuations;
+    std::exception_ptr m_error;
+    scheduler* m_sched = nullptr;
+};
+
+/// The shared state of a future<T>: adds the value.
+template <class T>
+class shared_state : public state_base {
+public:
+    using state_base::state_base;
+    ~shared_state() override {
+        if (m_has_value) std::launder(reinterpret_cast<T*>(&m_storage))->~T();
+    }
+
+    /// Stores a value made from `args` and completes. False if already done. If making
+    /// the value throws, that exception is stored instead.
+    template <class... Args>
+    bool try_set_value(Args&&... args) noexcept {
+        if (!begin_complete()) return false;
+        try {
+            ::new (static_cast<void*>(&m_storage)) T(std::forward<Args>(args)...);
+            m_has_value = true;
+        } catch (...) {
+            set_error(std::current_exception());
+        }
+        complete();
+        return true;
+    }
+
+    /// The value. Only once done without an exception.
+    const T& value() const noexcept { return *std::launder(reinterpret_cast<const T*>(&m_storage)); }
+    T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&m_storage)); }
+    bool has_value() const noexcept { return m_has_value; }
+
+private:
+    alignas(T) unsigned char m_storage[sizeof(T)];
+    bool m_has_value = false;  // written before complete()'s release
+};
+
+template <>
+class shared_state<void> : public state_base {
+public:
+    using state_base::state_base;
+    bool try_set_value() noexcept {
+        if (!begin_complete()) return false;
+        complete();
+        return true;
+    }
+    bool has_value() const noexcept { return error() == nullptr && !is_cancelled(); }
+};
+
+/// An owning pointer to a state (intrusive reference count).
+template <class S>
+class state_ptr {
+public:
+    state_ptr() = default;
+    /// Adopts one reference the caller already holds.
+    explicit state_ptr(S* s) noexcept : m_s{s} {}
+    state_ptr(const state_ptr& o) noexcept : m_s{o.m_s} {
+        if (m_s != nullptr) m_s->add_ref();
+    }
+    state_ptr(state_ptr&& o) noexcept : m_s{std::exchange(o.m_s, nullptr)} {}
+    state_ptr& operator=(state_ptr o) noexcept {
+        std::swap(m_s, o.m_s);
+        return *this;
+    }
+    ~state_ptr() {
+        if (m_s != nullptr) m_s->release();
+    }
+    S* get() const noexcept { return m_s; }
+    S* operator->() const noexcept { return m_s; }
+    S& operator*() const noexcept { return *m_s; }
+    explicit operator bool() const noexcept { return m_s != nullptr; }
+    S* detach() noexcept { return std::exchange(m_s, nullptr); }
+
+private:
+    S* m_s = nullptr;
+};
+
+/// Schedules task `t` on `s` (or, if null, on the calling worker's scheduler); with
+/// neither, runs it inline. Throws executor_shutdown_error if `s` no longer accepts it.
+inline void schedule_task(scheduler* s, task_base* t) {
+    thread_context& ctx = this_context();
+    if (s == nullptr) {
+        if (ctx.m_worker == nullptr) {
+            t->m_invoke(t);
+            return;
+        }
+        s = ctx.m_worker->m_sched;
+    }
+    if (worker* w = s->local_worker(ctx)) {
+        s->spawn(*w, t);
+        return;
+    }
+    s->inject_task(t);
+}
+
+}  // namespace weft::detail
