@@ -13,6 +13,8 @@
 //     functions; each call passes the *caller's* file and line to Relacy, so a
 //     history names the line of the deque or sleep protocol, not this file.
 //     Default construction value-initialises, as std::atomic does since C++20.
+//     A CAS whose failure order is stronger than its success order (legal since C++17,
+//     rejected by Relacy) fails relaxed and re-reads with the failure order.
 //   * `thread_fence`: `rl::atomic_thread_fence`.
 //   * `new_array`/`delete_array`: Relacy's tracked allocator plus placement new. A
 //     destroyed rl::atomic poisons its signature, so a thief that reads a slot of a freed
@@ -116,14 +118,22 @@ public:
     }
     bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
                                  std::memory_order failure, const loc& l = loc::current()) {
-        const rl::debug_info info = here(l);
-        return m_value.compare_exchange_strong(expected, desired, to_rl(success), info,
-                                               to_rl(failure), info);
+        return cas<false>(expected, desired, success, failure, l);
     }
     bool compare_exchange_strong(T& expected, T desired,
                                  std::memory_order o = std::memory_order_seq_cst,
                                  const loc& l = loc::current()) {
         return m_value.compare_exchange_strong(expected, desired, to_rl(o), here(l));
+    }
+    /// May fail spuriously: Relacy explores those failures.
+    bool compare_exchange_weak(T& expected, T desired, std::memory_order success,
+                               std::memory_order failure, const loc& l = loc::current()) {
+        return cas<true>(expected, desired, success, failure, l);
+    }
+    bool compare_exchange_weak(T& expected, T desired,
+                               std::memory_order o = std::memory_order_seq_cst,
+                               const loc& l = loc::current()) {
+        return m_value.compare_exchange_weak(expected, desired, to_rl(o), here(l));
     }
     template <class U = T>
         requires std::is_integral_v<U>
@@ -155,6 +165,50 @@ public:
     T debug_value() const { return m_value.debug_value(); }
 
 private:
+    /// Whether Relacy accepts `failure` with `success`: it keeps C++11's rule that the
+    /// failure order is no stronger than the success order; C++17 dropped it.
+    static constexpr bool rl_accepts(rl::memory_order success, rl::memory_order failure) {
+        switch (success) {
+            case rl::mo_relaxed:
+            case rl::mo_release: return failure == rl::mo_relaxed;
+            case rl::mo_consume: return failure == rl::mo_relaxed || failure == rl::mo_consume;
+            case rl::mo_acquire:
+            case rl::mo_acq_rel: return failure != rl::mo_seq_cst;
+            case rl::mo_seq_cst: return true;
+        }
+        return true;
+    }
+
+    /// A CAS with separate orders. For a pair Relacy rejects (e.g. the continuation
+    /// list's release-on-success, acquire-on-failure push) the CAS fails relaxed and then
+    /// re-reads the word with the failure order. A failed CAS reads the latest value, so
+    /// the re-read returns that value or a newer one (coherence): the same execution as
+    /// a CAS that failed at the re-read, no stronger than the real one. A weak CAS
+    /// reports the re-read value as a (possibly spurious) failure; a strong one retries
+    /// when it equals `expected`.
+    template <bool Weak>
+    bool cas(T& expected, T desired, std::memory_order success, std::memory_order failure,
+             const loc& l) {
+        const rl::debug_info info = here(l);
+        const rl::memory_order s = to_rl(success);
+        const rl::memory_order f = to_rl(failure);
+        if (rl_accepts(s, f))
+            return Weak ? m_value.compare_exchange_weak(expected, desired, s, info, f, info)
+                        : m_value.compare_exchange_strong(expected, desired, s, info, f, info);
+        for (;;) {
+            T seen = expected;
+            if (Weak ? m_value.compare_exchange_weak(seen, desired, s, info, rl::mo_relaxed, info)
+                     : m_value.compare_exchange_strong(seen, desired, s, info, rl::mo_relaxed,
+                                                       info))
+                return true;
+            const T now = m_value.load(f, info);
+            if (Weak || !(now == expected)) {
+                expected = now;
+                return false;
+            }
+        }
+    }
+
     rl::atomic<T> m_value;
 };
 

@@ -47,6 +47,7 @@ enum class future_fault {
     waiter_bit_by_store,  // the waiter publishes its bit with load + store, not an RMW
     relaxed_publish,      // end_complete and the waiter's loads are relaxed
     no_wake,              // the completer never wakes blocked waiters
+    relaxed_close,        // continuation_list: close() swaps in the sentinel relaxed
 };
 
 /// What try_start() found.
@@ -185,8 +186,13 @@ concept list_node = requires(Node& n) {
 };
 
 /// The continuations of one state; closed exactly once.
-template <class Node, atomics_policy Atomics = std_atomics>
+template <class Node, atomics_policy Atomics = std_atomics,
+          future_fault Fault = future_fault::none>
 class continuation_list {
+    static constexpr std::memory_order k_close =
+        Fault == future_fault::relaxed_close ? std::memory_order_relaxed
+                                             : std::memory_order_acq_rel;
+
 public:
     /// Adds `n` unless the list is closed; false means the caller must run it now.
     bool push(Node* n) noexcept {
@@ -207,7 +213,7 @@ public:
     Node* close() noexcept {
         // acq_rel: acquire sees the pushed nodes; release publishes the result to pushers
         // that find the list closed.
-        Node* n = m_head.exchange(closed(), std::memory_order_acq_rel);
+        Node* n = m_head.exchange(closed(), k_close);
         Node* ordered = nullptr;
         while (n != nullptr) {
             Node* next = n->m_next;
