@@ -162,10 +162,12 @@ template <class T, class F, then_mode Mode>
 struct continuation_result;
 template <class T, class F>
 struct continuation_result<T, F, then_mode::value> {
-    static_assert(std::is_void_v<T> ? std::is_invocable_v<F&> : std::is_invocable_v<F&, const T&>,
+    // add_lvalue_reference_t<const T>: `const T&` would be ill-formed for T = void.
+    using arg = std::add_lvalue_reference_t<const T>;
+    static_assert(std::is_void_v<T> ? std::is_invocable_v<F&> : std::is_invocable_v<F&, arg>,
                   "weft::future::then: f must be callable as f(const T&), or f() for future<void>");
     using type = typename std::conditional_t<std::is_void_v<T>, std::invoke_result<F&>,
-                                             std::invoke_result<F&, const T&>>::type;
+                                             std::invoke_result<F&, arg>>::type;
 };
 template <class T, class F>
 struct continuation_result<T, F, then_mode::whole_future> {
