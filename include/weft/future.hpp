@@ -77,7 +77,10 @@ public:
     /// Waits until `deadline` on its own clock (measured as the time left when called).
     template <class Clock, class Duration>
     std::future_status wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
-        return wait_for(deadline - Clock::now());
+        const auto now = Clock::now();
+        // Compared first: `deadline - now` overflows for a deadline near time_point::min().
+        if (deadline <= now) return wait_for(std::chrono::nanoseconds::zero());
+        return wait_for(deadline - now);
     }
 
     // Python's names (concurrent.futures.Future).
@@ -126,8 +129,9 @@ public:
     auto then(executor& ex, F&& f) const {
         return attach<detail::then_mode::value, false>(&ex.scheduler_ref(), std::forward<F>(f));
     }
-    /// As then(f), but runs `f` on the completing thread itself, at once (beyond a
-    /// nesting depth of detail::k_max_inline_depth it is scheduled instead).
+    /// As then(f), but runs `f` on the completing thread itself, at once. Nested deeper
+    /// than detail::k_max_inline_depth, it runs on that thread right after the outermost
+    /// inline continuation, so long chains keep a bounded stack.
     template <class F>
     auto then_inline(F&& f) const {
         return attach<detail::then_mode::value, true>(nullptr, std::forward<F>(f));

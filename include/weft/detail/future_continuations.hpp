@@ -176,11 +176,6 @@ struct continuation_result<T, F, then_mode::whole_future> {
     using type = std::invoke_result_t<F&, const future<T>&>;
 };
 
-/// then_inline continuations nested deeper than this are scheduled instead, so a long
-/// chain completing on one thread cannot overflow its stack.
-inline constexpr std::uint32_t k_max_inline_depth = 64;
-inline constinit thread_local std::uint32_t tls_inline_depth = 0;
-
 template <class Out, class T, class F, then_mode Mode, bool Inline>
 class then_state final : public shared_state<Out>, public continuation, public task_base {
 public:
@@ -201,12 +196,8 @@ private:
             return;
         }
         if constexpr (Inline) {
-            if (tls_inline_depth < k_max_inline_depth) {
-                ++tls_inline_depth;
-                self->execute();
-                --tls_inline_depth;
-                return;
-            }
+            run_inline(static_cast<task_base*>(self));  // depth-bounded, on this thread
+            return;
         }
         try {
             schedule_task(self->sched(), static_cast<task_base*>(self));

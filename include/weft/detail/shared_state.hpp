@@ -203,13 +203,51 @@ private:
     S* m_s = nullptr;
 };
 
+/// Continuations that run on the calling thread nest at most this deep; deeper ones
+/// wait in a per-thread FIFO that the outermost one drains before it returns, so a long
+/// chain completing on one thread cannot overflow its stack.
+inline constexpr std::uint32_t k_max_inline_depth = 64;
+
+/// The calling thread's inline continuations: nesting depth and the deferred FIFO
+/// (linked through task_base::m_next, unused while a task is not in a free list).
+struct inline_trampoline {
+    std::uint32_t m_depth = 0;
+    task_base* m_head = nullptr;
+    task_base* m_tail = nullptr;
+};
+inline constinit thread_local inline_trampoline tls_trampoline{};
+
+/// Runs task `t` on this thread now, or, when already nested k_max_inline_depth deep,
+/// after the outermost inline run on this thread has finished. Owner-only (per thread).
+inline void run_inline(task_base* t) noexcept {
+    inline_trampoline& r = tls_trampoline;
+    if (r.m_depth >= k_max_inline_depth) {
+        t->m_next = nullptr;
+        (r.m_tail != nullptr ? r.m_tail->m_next : r.m_head) = t;
+        r.m_tail = t;
+        return;
+    }
+    ++r.m_depth;
+    t->m_invoke(t);
+    --r.m_depth;
+    if (r.m_depth != 0) return;
+    while (task_base* next = r.m_head) {
+        r.m_head = next->m_next;
+        if (r.m_head == nullptr) r.m_tail = nullptr;
+        ++r.m_depth;
+        next->m_invoke(next);
+        --r.m_depth;
+    }
+}
+
 /// Schedules task `t` on `s` (or, if null, on the calling worker's scheduler); with
-/// neither, runs it inline. Throws executor_shutdown_error if `s` no longer accepts it.
+/// neither, runs it on this thread (run_inline). Throws executor_shutdown_error if `s`
+/// no longer accepts it.
 inline void schedule_task(scheduler* s, task_base* t) {
     thread_context& ctx = this_context();
     if (s == nullptr) {
         if (ctx.m_worker == nullptr) {
-            t->m_invoke(t);
+            run_inline(t);
             return;
         }
         s = ctx.m_worker->m_sched;

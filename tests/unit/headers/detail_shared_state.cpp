@@ -1,0 +1,2 @@
+// Compiles <weft/detail/shared_state.hpp> on its own.
+#include <weft/detail/shared_state.hpp>

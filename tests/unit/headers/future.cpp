@@ -1,0 +1,2 @@
+// Compiles <weft/future.hpp> on its own.
+#include <weft/future.hpp>
