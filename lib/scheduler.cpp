@@ -159,6 +159,7 @@ task_base* scheduler::next_task(worker& w) {
         w.m_tick = 0;
         if ((t = pop_injection(w)) != nullptr) return t;
     }
+    if (w.m_next != nullptr) return std::exchange(w.m_next, nullptr);
     if (w.m_deque.pop(t)) return t;
     if ((t = pop_injection(w)) != nullptr) return t;
     return steal_sweep(w);
@@ -171,6 +172,7 @@ task_base* scheduler::find_help_task(worker& w) {
         w.m_tick = 0;
         if ((t = pop_injection(w)) != nullptr) return t;
     }
+    if (w.m_next != nullptr) return std::exchange(w.m_next, nullptr);
     if (w.m_deque.pop(t)) return t;
     if (!may_steal) return nullptr;
     if ((t = steal_sweep(w)) != nullptr) return t;

@@ -119,33 +119,55 @@ public:
     /// Runs `f(value)` (or `f()` for future<void>) as a new task once this future has a
     /// value, on the executor that completes it (see docs/api/futures.md); returns the
     /// future of its result, unwrapping a returned future<U> to future<U>. An exception
-    /// or cancellation passes downstream without calling `f`.
+    /// or cancellation passes downstream without calling `f`. On an rvalue
+    /// (`std::move(f).then(...)`) the handle's reference is handed on instead of copied.
     template <class F>
-    auto then(F&& f) const {
-        return attach<detail::then_mode::value, false>(nullptr, std::forward<F>(f));
+    auto then(F&& f) const& {
+        return attach<detail::then_mode::value, false>(nullptr, state_ref(), std::forward<F>(f));
+    }
+    template <class F>
+    auto then(F&& f) && {
+        return attach<detail::then_mode::value, false>(nullptr, state_move(), std::forward<F>(f));
     }
     /// As then(f), on executor `ex`.
     template <class F>
-    auto then(executor& ex, F&& f) const {
-        return attach<detail::then_mode::value, false>(&ex.scheduler_ref(), std::forward<F>(f));
+    auto then(executor& ex, F&& f) const& {
+        return attach<detail::then_mode::value, false>(&ex.scheduler_ref(), state_ref(), std::forward<F>(f));
+    }
+    template <class F>
+    auto then(executor& ex, F&& f) && {
+        return attach<detail::then_mode::value, false>(&ex.scheduler_ref(), state_move(), std::forward<F>(f));
     }
     /// As then(f), but runs `f` on the completing thread itself, at once. Nested deeper
     /// than detail::k_max_inline_depth, it runs on that thread right after the outermost
     /// inline continuation, so long chains keep a bounded stack.
     template <class F>
-    auto then_inline(F&& f) const {
-        return attach<detail::then_mode::value, true>(nullptr, std::forward<F>(f));
+    auto then_inline(F&& f) const& {
+        return attach<detail::then_mode::value, true>(nullptr, state_ref(), std::forward<F>(f));
+    }
+    template <class F>
+    auto then_inline(F&& f) && {
+        return attach<detail::then_mode::value, true>(nullptr, state_move(), std::forward<F>(f));
     }
     /// Runs `f(future)` once this future is done in any way (value, exception or
     /// cancellation), so `f` can inspect errors; returns the future of its result.
     template <class F>
-    auto continue_with(F&& f) const {
-        return attach<detail::then_mode::whole_future, false>(nullptr, std::forward<F>(f));
+    auto continue_with(F&& f) const& {
+        return attach<detail::then_mode::whole_future, false>(nullptr, state_ref(), std::forward<F>(f));
+    }
+    template <class F>
+    auto continue_with(F&& f) && {
+        return attach<detail::then_mode::whole_future, false>(nullptr, state_move(), std::forward<F>(f));
     }
     /// As continue_with(f), on executor `ex`.
     template <class F>
-    auto continue_with(executor& ex, F&& f) const {
-        return attach<detail::then_mode::whole_future, false>(&ex.scheduler_ref(),
+    auto continue_with(executor& ex, F&& f) const& {
+        return attach<detail::then_mode::whole_future, false>(&ex.scheduler_ref(), state_ref(),
+                                                              std::forward<F>(f));
+    }
+    template <class F>
+    auto continue_with(executor& ex, F&& f) && {
+        return attach<detail::then_mode::whole_future, false>(&ex.scheduler_ref(), state_move(),
                                                               std::forward<F>(f));
     }
 
@@ -162,13 +184,21 @@ private:
         if (!m_state) throw invalid_state_error("weft::future: no state (default-constructed or moved-from)");
         return *m_state;
     }
+    detail::state_ptr<detail::shared_state<T>> state_ref() const {
+        state();  // throws on an empty future
+        return m_state;
+    }
+    detail::state_ptr<detail::shared_state<T>> state_move() {
+        state();
+        return std::move(m_state);
+    }
     static std::exception_ptr checked_error(const detail::shared_state<T>& s) {
         if (s.is_cancelled()) throw cancelled_error{};
         return s.error();
     }
 
     template <detail::then_mode Mode, bool Inline, class F>
-    auto attach(detail::scheduler* sched, F&& f) const;
+    static auto attach(detail::scheduler* sched, detail::state_ptr<detail::shared_state<T>> input, F&& f);
 
     detail::state_ptr<detail::shared_state<T>> m_state;
 };
@@ -263,8 +293,10 @@ future<T> make_exceptional_future(std::exception_ptr e) {
 
 /// Runs `f(args...)` as a task on `ex` and returns the future of its result. The
 /// arguments are decayed copies (as for std::async); the state and the task are one
-/// allocation. Throws std::invalid_argument for an empty callable and
-/// executor_shutdown_error once `ex` no longer accepts work. Thread-safe.
+/// pooled allocation. On one of `ex`'s workers whose deque is already deep, `f` runs at
+/// once, inside async() (as task_group::run does): `f` must not wait for something its
+/// caller does only after async() returns. Throws std::invalid_argument for an empty
+/// callable and executor_shutdown_error once `ex` no longer accepts work. Thread-safe.
 template <class F, class... Args>
 auto async(executor& ex, F&& f, Args&&... args) {
     using fn_type = std::decay_t<F>;
@@ -272,8 +304,17 @@ auto async(executor& ex, F&& f, Args&&... args) {
                   "weft::async: f cannot be called with these arguments");
     using result_type = std::invoke_result_t<fn_type, std::decay_t<Args>...>;
     if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::async: empty callable");
+    detail::scheduler& sched = ex.scheduler_ref();
+    if (detail::worker* w = sched.local_worker(detail::this_context());
+        w != nullptr && sched.should_run_inline(*w)) {
+        // The worker already has plenty of queued work for idle workers to steal: run
+        // f now (as task_group::run does) and return a future born done.
+        return detail::future_access::make<result_type>(
+            detail::state_ptr<detail::shared_state<result_type>>{detail::invoke_to_ready_state<result_type>(
+                &sched, fn_type(std::forward<F>(f)), std::decay_t<Args>(std::forward<Args>(args))...)});
+    }
     using state_type = detail::async_state<result_type, fn_type, std::decay_t<Args>...>;
-    auto* s = new state_type(&ex.scheduler_ref(), std::forward<F>(f), std::forward<Args>(args)...);
+    auto* s = new state_type(&sched, std::forward<F>(f), std::forward<Args>(args)...);
     try {
         detail::schedule_task(s->sched(), s);
     } catch (...) {
@@ -297,16 +338,16 @@ void future<T>::add_done_callback(F&& cb) const {
 
 template <class T>
 template <detail::then_mode Mode, bool Inline, class F>
-auto future<T>::attach(detail::scheduler* sched, F&& f) const {
+auto future<T>::attach(detail::scheduler* sched, detail::state_ptr<detail::shared_state<T>> input, F&& f) {
     using fn_type = std::decay_t<F>;
     using raw = typename detail::continuation_result<T, fn_type, Mode>::type;
     using out = typename detail::unwrap_future<raw>::type;
     using state_type = detail::then_state<out, T, fn_type, Mode, Inline>;
     if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::future::then: empty callable");
-    detail::shared_state<T>& up = state();
-    auto* s = new state_type(sched != nullptr ? sched : up.sched(), m_state, std::forward<F>(f));
+    detail::shared_state<T>& up = *input;
+    // Two references: the returned future's, and the work's (dropped once it has run).
+    auto* s = new state_type(sched != nullptr ? sched : up.sched(), std::move(input), std::forward<F>(f));
     detail::state_ptr<detail::shared_state<out>> result{s};
-    s->add_ref();  // the work reference, released once the continuation has run
     up.add_continuation(s);
     return detail::future_access::make<out>(std::move(result));
 }

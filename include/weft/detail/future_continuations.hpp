@@ -86,18 +86,35 @@ future<T> share(shared_state<T>& s) noexcept {
     return future_access::make<T>(state_ptr<shared_state<T>>{&s});
 }
 
-/// Calls `f(args...)` and stores its result (or exception) in `s`.
+/// Calls `f(args...)` and stores its result (or exception) in `s`, whose runner the
+/// caller is (it won try_start, and no promise can complete `s`).
 template <class T, class F, class... Args>
-void invoke_into(shared_state<T>& s, F&& f, Args&&... args) noexcept {
+void invoke_as_runner(shared_state<T>& s, F&& f, Args&&... args) noexcept {
     try {
         if constexpr (std::is_void_v<T>) {
             std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
-            s.try_set_value();
+            s.set_value_as_runner();
         } else {
-            s.try_set_value(std::invoke(std::forward<F>(f), std::forward<Args>(args)...));
+            s.set_value_as_runner(std::invoke(std::forward<F>(f), std::forward<Args>(args)...));
         }
     } catch (...) {
-        s.try_fail(std::current_exception());
+        s.fail_as_runner(std::current_exception());
+    }
+}
+
+/// Calls `f(args...)` at once and returns a state born done with its outcome.
+template <class T, class F, class... Args>
+shared_state<T>* invoke_to_ready_state(scheduler* sched, F&& f, Args&&... args) {
+    try {
+        if constexpr (std::is_void_v<T>) {
+            std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
+            return new shared_state<void>(ready_tag{}, sched);
+        } else {
+            return new shared_state<T>(ready_tag{}, sched,
+                                       std::invoke(std::forward<F>(f), std::forward<Args>(args)...));
+        }
+    } catch (...) {
+        return new shared_state<T>(failed_tag{}, sched, std::current_exception());
     }
 }
 
@@ -132,13 +149,14 @@ struct unwrap_node final : continuation {
     state_ptr<shared_state<U>> m_to;
 };
 
-/// Stores `r` into `s`, or, when `r` is a future, arranges to forward its outcome.
+/// Stores `r` into `s` (whose runner the caller is), or, when `r` is a future, arranges
+/// to forward its outcome.
 template <class Out, class R>
 void store_result(shared_state<Out>& s, R&& r) noexcept {
     if constexpr (is_future<std::decay_t<R>>::value) {
         const auto& inner = future_access::state(r);
         if (!inner) {
-            s.try_fail(std::make_exception_ptr(
+            s.fail_as_runner(std::make_exception_ptr(
                 invalid_state_error("weft::future::then: the continuation returned an empty future")));
             return;
         }
@@ -146,12 +164,12 @@ void store_result(shared_state<Out>& s, R&& r) noexcept {
         try {
             node = new unwrap_node<Out>(s);
         } catch (...) {
-            s.try_fail(std::current_exception());
+            s.fail_as_runner(std::current_exception());
             return;
         }
         inner->add_continuation(node);
     } else {
-        s.try_set_value(std::forward<R>(r));
+        s.set_value_as_runner(std::forward<R>(r));
     }
 }
 
@@ -179,9 +197,15 @@ struct continuation_result<T, F, then_mode::whole_future> {
 template <class Out, class T, class F, then_mode Mode, bool Inline>
 class then_state final : public shared_state<Out>, public continuation, public task_base {
 public:
+    // Continuations are often built long before they run (a chain of 10^5 links is
+    // built, then run): the global allocator hands them out in address order, which the
+    // run then walks like a stream; the pool's recycled nodes would be scattered.
+    static void* operator new(std::size_t size) { return ::operator new(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { ::operator delete(p, size); }
+
     template <class G>
     then_state(scheduler* s, state_ptr<shared_state<T>> input, G&& f)
-        : shared_state<Out>(s), m_input{std::move(input)}, m_fn{std::in_place, std::forward<G>(f)} {
+        : shared_state<Out>(s, 2), m_input{std::move(input)}, m_fn{std::in_place, std::forward<G>(f)} {
         continuation::m_run = &on_input_done;
         task_base::m_invoke = &invoke;
     }
@@ -225,12 +249,12 @@ private:
         try {
             if constexpr (std::is_void_v<decltype(call(in))>) {
                 call(in);
-                this->try_set_value();
+                this->set_value_as_runner();
             } else {
                 store_result<Out>(*this, call(in));
             }
         } catch (...) {
-            this->try_fail(std::current_exception());
+            this->fail_as_runner(std::current_exception());
         }
         finish();
     }
@@ -262,16 +286,15 @@ class async_state final : public shared_state<R>, public task_base {
 public:
     template <class G, class... A>
     explicit async_state(scheduler* s, G&& f, A&&... args)
-        : shared_state<R>(s), m_call{std::in_place, std::forward<G>(f), std::forward<A>(args)...} {
-        task_base::m_invoke = &invoke;
-        this->add_ref();  // the task's reference; the future holds the first
+        : shared_state<R>(s, 2), m_call{std::in_place, std::forward<G>(f), std::forward<A>(args)...} {
+        task_base::m_invoke = &invoke;  // two references: the future's and the task's
     }
 
 private:
     static void invoke(task_base* t) noexcept {
         auto* self = static_cast<async_state*>(t);
         if (self->try_start() == start_result::started) {
-            std::apply([self](auto&&... a) { invoke_into<R>(*self, std::move(a)...); }, std::move(*self->m_call));
+            std::apply([self](auto&&... a) { invoke_as_runner<R>(*self, std::move(a)...); }, std::move(*self->m_call));
         }
         self->m_call.reset();
         self->release();

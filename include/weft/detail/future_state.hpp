@@ -29,6 +29,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <type_traits>
 
 namespace weft::detail {
 
@@ -68,6 +69,10 @@ class state_word {
 public:
     static constexpr std::uint32_t k_phase_mask = 7;
     static constexpr std::uint32_t k_waiters = 8;
+
+    state_word() = default;
+    /// A word born in phase `p` (a state made already done, before anyone can see it).
+    explicit state_word(future_phase p) noexcept : m_word{static_cast<std::uint32_t>(p)} {}
 
     static constexpr future_phase phase_of(std::uint32_t word) noexcept {
         return static_cast<future_phase>(word & k_phase_mask);
@@ -194,6 +199,10 @@ class continuation_list {
                                              : std::memory_order_acq_rel;
 
 public:
+    continuation_list() = default;
+    /// A list born closed (its state is made already done).
+    explicit continuation_list(std::true_type /*closed*/) noexcept : m_head{closed()} {}
+
     /// Adds `n` unless the list is closed; false means the caller must run it now.
     bool push(Node* n) noexcept {
         // acquire: a push that finds the list closed must see the result that the

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #ifndef WEFT_INLINE_PER_WORKER
@@ -66,6 +67,9 @@ struct alignas(k_cache_line) worker {
     std::size_t m_index = 0;
     std::uint32_t m_depth = 0;     // nesting of tasks run inside a wait
     std::uint32_t m_tick = 0;      // tasks taken since the injection queue was polled
+    // The task this worker runs next, invisible to thieves (a "LIFO slot", after Tokio):
+    // a continuation scheduled as its input completes at the very end of a task.
+    task_base* m_next = nullptr;
     std::uint64_t m_rng = 0;       // xorshift state for victim selection
     std::string m_name;
 
@@ -93,6 +97,13 @@ public:
         w.m_deque.push(t);
         if (m_sleep.sleepers_hint()) [[unlikely]]
             m_sleep.notify_one();
+    }
+
+    /// Makes `t` the next task worker `w` runs, bypassing its deque (no fence, no
+    /// thief can take it). Only for tasks scheduled at the very end of the running task,
+    /// so nothing delays them; a task already in the slot moves to the deque.
+    void spawn_next(worker& w, task_base* t) {
+        if (task_base* older = std::exchange(w.m_next, t)) spawn(w, older);
     }
 
     /// True when worker `w` already has so many queued tasks that a new spawn is better

@@ -26,6 +26,38 @@ namespace weft::detail {
 
 class state_base;
 
+/// Continuations that run on the calling thread nest at most this deep; deeper ones
+/// wait in a per-thread FIFO that the outermost one drains before it returns, so a long
+/// chain completing on one thread cannot overflow its stack.
+inline constexpr std::uint32_t k_max_inline_depth = 64;
+
+/// The calling thread's inline continuations: nesting depth and the deferred FIFO
+/// (linked through task_base::m_next, unused while a task is not in a free list).
+struct inline_trampoline {
+    std::uint32_t m_depth = 0;
+    task_base* m_head = nullptr;
+    task_base* m_tail = nullptr;
+};
+inline constinit thread_local inline_trampoline tls_trampoline{};
+
+/// True while an async or continuation task completes its state as its very last act:
+/// continuations scheduled then may take the worker's next-task slot.
+inline constinit thread_local bool tls_completing_at_task_end = false;
+
+/// Sets tls_completing_at_task_end for a scope, restoring the previous value.
+class task_end_scope {
+public:
+    explicit task_end_scope(bool at_end) noexcept
+        : m_saved{std::exchange(tls_completing_at_task_end, at_end)} {}
+    ~task_end_scope() { tls_completing_at_task_end = m_saved; }
+    task_end_scope(const task_end_scope&) = delete;
+    task_end_scope& operator=(const task_end_scope&) = delete;
+
+private:
+    bool m_saved;
+};
+
+
 /// A continuation: runs once, when the state it was added to is done.
 struct continuation {
     using run_fn = void (*)(continuation* self, state_base& done_state) noexcept;
@@ -42,18 +74,39 @@ struct wait_hook {
 };
 inline constinit thread_local const wait_hook* tls_wait_hook = nullptr;
 
+/// Tags for states made already done: with a value, or with an exception.
+struct ready_tag {};
+struct failed_tag {};
+
 class state_base {
 public:
     state_base() = default;
-    explicit state_base(scheduler* s) noexcept : m_sched{s} {}
+    /// A pending state with `refs` references and continuations scheduled on `s`.
+    explicit state_base(scheduler* s, std::uint32_t refs = 1) noexcept : m_refs{refs}, m_sched{s} {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
     virtual ~state_base();
+
+    // States live in the task pool's size classes (no malloc once warm); over-aligned
+    // ones use the global allocator.
+    static void* operator new(std::size_t size) { return allocate_pooled(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { release_pooled(p, size); }
+    static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+    static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+        ::operator delete(p, size, al);
+    }
 
     void add_ref() noexcept {
         m_refs.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller holds a reference
     }
     void release() noexcept {
+        // A count of 1 seen by an owner means no one else holds or can take a reference:
+        // skip the RMW. acquire: pairs with the other owners' release in fetch_sub below,
+        // so their writes happen before the delete.
+        if (m_refs.load(std::memory_order_acquire) == 1) {
+            delete this;
+            return;
+        }
         // acq_rel: the last owner sees every other owner's writes before deleting.
         if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
     }
@@ -70,6 +123,12 @@ public:
     bool cancel() noexcept;
     /// Stores `e` and completes; false (and nothing stored) if already done or completing.
     bool try_fail(std::exception_ptr e) noexcept;
+    /// Stores `e` and completes from `running`, without the CAS to `completing`: only
+    /// for the runner of a state no promise can complete (see set_value_as_runner).
+    void fail_as_runner(std::exception_ptr e) noexcept {
+        m_error = std::move(e);
+        complete_as_runner();
+    }
     /// pending -> running without Python's error for other phases.
     start_result try_start() noexcept { return m_word.try_start(); }
     /// pending or running -> cancelled: a continuation whose input was cancelled. False
@@ -103,7 +162,19 @@ public:
     void report_callback_exception(std::exception_ptr e) const noexcept;
 
 protected:
-    /// After the result is written (we hold `completing`): publish, wake, continue.
+    /// A state made already done (one reference, nobody else sees it yet).
+    state_base(scheduler* s, future_phase done) noexcept
+        : m_word{done}, m_continuations{std::true_type{}}, m_sched{s} {}
+
+    /// complete() by the runner of an async or continuation task, its last act: when
+    /// that task runs as a task of its own (not nested in an inline continuation), the
+    /// continuations it schedules may take the worker's next-task slot.
+    void complete_as_runner() noexcept {
+        const task_end_scope at_end{tls_trampoline.m_depth == 0};
+        complete();
+    }
+    /// After the result is written (we hold `completing`, or `running` of a state no
+    /// promise can complete): publish, wake, continue.
     void complete() noexcept {
         m_word.end_complete();
         run_continuations();
@@ -134,8 +205,33 @@ template <class T>
 class shared_state : public state_base {
 public:
     using state_base::state_base;
+    /// A state born finished with the value made from `args`.
+    template <class... Args>
+    shared_state(ready_tag, scheduler* s, Args&&... args) : state_base(s, future_phase::finished) {
+        ::new (static_cast<void*>(&m_storage)) T(std::forward<Args>(args)...);
+        m_has_value = true;
+    }
+    /// A state born finished with exception `e`.
+    shared_state(failed_tag, scheduler* s, std::exception_ptr e) noexcept
+        : state_base(s, future_phase::finished) {
+        set_error(std::move(e));
+    }
     ~shared_state() override {
         if (m_has_value) std::launder(reinterpret_cast<T*>(&m_storage))->~T();
+    }
+
+    /// Stores a value made from `args` and completes, from `running` without the CAS
+    /// to `completing`: only for states that nothing but their runner can complete
+    /// (async and continuation states, which have no promise).
+    template <class... Args>
+    void set_value_as_runner(Args&&... args) noexcept {
+        try {
+            ::new (static_cast<void*>(&m_storage)) T(std::forward<Args>(args)...);
+            m_has_value = true;
+        } catch (...) {
+            set_error(std::current_exception());
+        }
+        complete_as_runner();
     }
 
     /// Stores a value made from `args` and completes. False if already done. If making
@@ -167,6 +263,12 @@ template <>
 class shared_state<void> : public state_base {
 public:
     using state_base::state_base;
+    shared_state(ready_tag, scheduler* s) noexcept : state_base(s, future_phase::finished) {}
+    shared_state(failed_tag, scheduler* s, std::exception_ptr e) noexcept
+        : state_base(s, future_phase::finished) {
+        set_error(std::move(e));
+    }
+    void set_value_as_runner() noexcept { complete_as_runner(); }
     bool try_set_value() noexcept {
         if (!begin_complete()) return false;
         complete();
@@ -202,20 +304,6 @@ public:
 private:
     S* m_s = nullptr;
 };
-
-/// Continuations that run on the calling thread nest at most this deep; deeper ones
-/// wait in a per-thread FIFO that the outermost one drains before it returns, so a long
-/// chain completing on one thread cannot overflow its stack.
-inline constexpr std::uint32_t k_max_inline_depth = 64;
-
-/// The calling thread's inline continuations: nesting depth and the deferred FIFO
-/// (linked through task_base::m_next, unused while a task is not in a free list).
-struct inline_trampoline {
-    std::uint32_t m_depth = 0;
-    task_base* m_head = nullptr;
-    task_base* m_tail = nullptr;
-};
-inline constinit thread_local inline_trampoline tls_trampoline{};
 
 /// Runs task `t` on this thread now, or, when already nested k_max_inline_depth deep,
 /// after the outermost inline run on this thread has finished. Owner-only (per thread).
@@ -253,7 +341,10 @@ inline void schedule_task(scheduler* s, task_base* t) {
         s = ctx.m_worker->m_sched;
     }
     if (worker* w = s->local_worker(ctx)) {
-        s->spawn(*w, t);
+        if (tls_completing_at_task_end)
+            s->spawn_next(*w, t);
+        else
+            s->spawn(*w, t);
         return;
     }
     s->inject_task(t);

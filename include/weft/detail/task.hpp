@@ -107,6 +107,27 @@ inline void release_storage(void* p) noexcept {
         spill_nodes(*ctx, Class);
 }
 
+/// Memory for other pooled weft objects (future states): sizes up to the largest node
+/// class come from the calling thread's free lists, larger ones from operator new.
+inline void* allocate_pooled(std::size_t size) {
+    if (size <= k_node_sizes[0]) return allocate_storage<0>(this_context());
+    if (size <= k_node_sizes[1]) return allocate_storage<1>(this_context());
+    return ::operator new(size, std::align_val_t{16});
+}
+
+/// Gives back memory from allocate_pooled(size). A thread whose context is already gone
+/// (thread exit) frees the node itself; pooled nodes are single operator-new blocks.
+inline void release_pooled(void* p, std::size_t size) noexcept {
+    if (size <= k_node_sizes[1] && tls_context != nullptr) {
+        if (size <= k_node_sizes[0])
+            release_storage<0>(p);
+        else
+            release_storage<1>(p);
+        return;
+    }
+    ::operator delete(p, std::align_val_t{16});
+}
+
 /// Body requirements: `void run() noexcept` (runs the user's callable, handles its
 /// exceptions) and `static void after(Token) noexcept` with `Token finish_token()`,
 /// called once the body is destroyed and the node released (for completion signals that
