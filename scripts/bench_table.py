@@ -8,8 +8,11 @@ For every family and worker count it prints each implementation's time per opera
 and the ratio weft / impl: below 1 means weft is faster (or uses less), above 1 slower.
 Every metric is lower-is-better:
 
-  * the counter `ns_per_task` where a benchmark sets it (submission: the peers run
-    different task counts, so the per-task time is what compares);
+  * the counter `ns_per_task` where a benchmark sets it (submit_bench, and pool_bench's
+    pool_submit and pool_map: the peers run different task counts, so the per-task
+    time is what compares);
+  * the counters `ns_per_node`, `ns_per_link`, `ns_per_round_trip` (future_bench: trees
+    of different depths, chains, round trips counted inside one task);
   * the counters `idle_cpu_per_s`, `rss_delta_mib`, `max_rss_mib` (idle_bench); idle
     CPU under 0.001 CPU s/s on both sides is noise, and its ratio is shown as `~1`;
   * otherwise the real time per iteration, in the benchmark's time unit.
@@ -37,6 +40,9 @@ from dataclasses import dataclass, field
 COUNTER_METRICS = [
     # (counter, heading, unit)
     ("ns_per_task", "time per task", "ns"),
+    ("ns_per_node", "time per tree node", "ns"),
+    ("ns_per_link", "time per chain link", "ns"),
+    ("ns_per_round_trip", "time per round trip", "ns"),
     ("idle_cpu_per_s", "idle CPU per wall second", "CPU s/s"),
     ("rss_delta_mib", "resident memory added by the pool", "MiB"),
     ("max_rss_mib", "peak resident memory of the process", "MiB"),

@@ -15,7 +15,9 @@ weft_banner "examples/hello"
 build/examples/hello
 weft_banner "examples/fib (fib(30) with task_group)"
 build/examples/fib 30
+weft_banner "examples/tutorial_submit (the Python tutorial's first example, on thread_pool_executor)"
+build/examples/tutorial_submit
 
 weft_banner "benchmarks: weft against its peers (ratios < 1: weft is faster)"
-WEFT_BENCH_PROGRAMS=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench"} \
+WEFT_BENCH_PROGRAMS=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench future_bench pool_bench"} \
   scripts/run_benchmarks.sh "build/bench-results/$(date +%Y-%m-%d)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmark programs side by side with their peers and prints the ratio tables.
 #   scripts/run_benchmarks.sh [OUT_DIR] [-- extra benchmark flags]
-# Programs: $WEFT_BENCH_PROGRAMS (default: fib_bench submit_bench roundtrip_bench idle_bench).
+# Programs: $WEFT_BENCH_PROGRAMS (default: fib_bench submit_bench roundtrip_bench idle_bench future_bench
+# pool_bench).
 # Worker counts: $WEFT_BENCH_WORKERS (default 1, 2 and all cores). JSON goes to OUT_DIR
 # (default build/bench-results/<date>); copy it under docs/benchmarks/ to keep it.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 out=${1:-build/bench-results/$(date +%Y-%m-%d)}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = "--" ] && shift
-programs=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench"}
+programs=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench future_bench pool_bench"}
 mkdir -p "$out"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
