@@ -6,4 +6,6 @@
 #include <weft/future.hpp>
 #include <weft/task_group.hpp>
 #include <weft/this_worker.hpp>
+#include <weft/thread_pool_executor.hpp>
+#include <weft/wait.hpp>
 #include <weft/when_all.hpp>

@@ -1,0 +1,167 @@
+// weft — the machinery behind weft::thread_pool_executor: lazily started threads, one
+// FIFO queue, idle credits, parking, shutdown and the process-exit hook. Not API.
+//
+// After CPython's ThreadPoolExecutor, without its lock on the submit path:
+//
+//   submit (any thread)                     pool thread
+//   -------------------                     -----------
+//   reserve: m_state += k_submitter         [initializer, once]
+//     (rejects if broken/stopped/exiting)   loop: pop an item -> run it
+//   take an idle credit (m_idle--)            nothing queued: take an idle credit
+//   m_queued++ ; push item                    (m_idle++), spin, then park on the
+//   no credit: start a thread while fewer     sleep protocol (re-checks m_queued
+//     than max_workers                        and the stop bits after announcing)
+//   wake a parked thread if none searches
+//   release: m_state -= k_submitter         exit once stopped, no submitter in
+//                                             flight and nothing queued
+//
+// shutdown() sets k_stop and waits until no submitter is in flight: from then on
+// nothing enters the queue and the list of threads is final, so cancel_futures can
+// drain it completely and joining needs no lock against submitters.
+//
+// Idle credits are Python's _idle_semaphore: a submit that takes one starts no thread.
+// A thread counts itself idle as soon as its task's result is computed and the queue
+// is empty -- before the result is published -- so `submit(f).result()` in a loop
+// reuses one thread deterministically (B5).
+//
+// Thread safety: thread-safe, except where a member says who may call it.
+#pragma once
+
+#include <weft/detail/atomics.hpp>
+#include <weft/detail/sleep_protocol.hpp>
+
+#include <boost/lockfree/queue.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace weft::detail {
+
+/// What a pool does with one queued item. Each operation ends the item's life.
+enum class pool_item_op {
+    run,          // set running (unless cancelled), call, store the result
+    cancel,       // shutdown(cancel_futures=true): cancel its future
+    fail_broken,  // the pool broke: fail its future with broken_thread_pool
+};
+
+/// A queued unit of work: one function pointer; the derived object holds the rest.
+struct pool_item {
+    using op_fn = void (*)(pool_item* self, pool_item_op op) noexcept;
+    op_fn m_op = nullptr;
+};
+
+/// The message Python's BrokenThreadPool carries when an initializer failed.
+inline constexpr const char* k_broken_initializer_message =
+    "A thread initializer failed, the thread pool is not usable anymore";
+
+/// Called by an item between computing its result and publishing it: a pool thread
+/// about to become idle takes its idle credit now (see the file comment). No-op off a
+/// pool thread or inside a nested (helping) run.
+void pool_thread_finishing() noexcept;
+
+class thread_pool_core {
+public:
+    thread_pool_core(int max_workers, std::string prefix, std::function<void()> initializer);
+    ~thread_pool_core();
+    thread_pool_core(const thread_pool_core&) = delete;
+    thread_pool_core& operator=(const thread_pool_core&) = delete;
+
+    /// Queues `item` (the pool then owns it) and makes sure a thread will run it.
+    /// Throws broken_thread_pool or executor_shutdown_error (own shutdown, then process
+    /// exit) without queueing: the caller still owns `item`. A thread that cannot be
+    /// started is reported on stderr; the item waits for a thread (or for shutdown).
+    void submit(pool_item* item);
+
+    /// Python's shutdown(wait, cancel_futures). Throws std::runtime_error("cannot join
+    /// current thread") when `wait` is asked for from one of this pool's threads, after
+    /// the pool is stopped (and, with `cancel_futures`, its queue cancelled).
+    void shutdown(bool wait, bool cancel_futures);
+
+    /// The process-exit hook's part: stop accepting work (with the interpreter-shutdown
+    /// message), let the queue run out, join every thread but the caller's own.
+    void begin_exit() noexcept;
+    void join_threads(bool skip_self) noexcept;
+
+    /// True if the calling thread is one of this pool's threads.
+    bool is_own_thread() const noexcept;
+
+    int max_workers() const noexcept { return m_max_workers; }
+    /// Threads started so far (Python's len(executor._threads)).
+    std::size_t thread_count() const noexcept {
+        return m_thread_count.load(std::memory_order_relaxed);  // relaxed: a snapshot
+    }
+    const std::string& thread_name_prefix() const noexcept { return m_prefix; }
+    bool is_shut_down() const noexcept;
+    bool is_broken() const noexcept;
+
+    /// Runs one queued item on the calling thread (a pool thread waiting on a future);
+    /// false if none was queued or the nesting limit is reached.
+    bool try_run_one() noexcept;
+
+    /// Nested runs of try_run_one() allowed on one thread (bounds the stack).
+    static constexpr std::uint32_t k_max_help_depth = 64;
+
+private:
+    // m_state: bit 0 broken, bit 1 shut down, bit 2 process exit; bits 3..: submitters
+    // between their reservation and their release.
+    static constexpr std::uint64_t k_broken = 1;
+    static constexpr std::uint64_t k_stop = 2;
+    static constexpr std::uint64_t k_exit = 4;
+    static constexpr std::uint64_t k_flags = 7;
+    static constexpr std::uint64_t k_submitter = 8;
+    static constexpr int k_spin_rounds = 48;
+
+    [[noreturn]] void reject(std::uint64_t state);
+    bool take_idle_credit() noexcept;
+    void start_thread_if_below_max();
+    void start_thread();
+    void worker_main(std::size_t index);
+    void worker_loop();
+    void on_initializer_failure() noexcept;
+    void run_popped(pool_item* item) noexcept;
+    pool_item* try_pop() noexcept;
+    bool has_work_or_stop() const noexcept;
+    bool may_exit() const noexcept;
+    void wait_for_submitters() const noexcept;
+    void drain(pool_item_op op) noexcept;
+
+    friend void pool_thread_finishing() noexcept;
+
+    int m_max_workers;
+    std::string m_prefix;
+    std::function<void()> m_initializer;
+
+    // Shared, written by submitters, shutdown and the threads.
+    alignas(k_cache_line) std::atomic<std::uint64_t> m_state{0};
+    alignas(k_cache_line) std::atomic<std::int64_t> m_queued{0};  // pushed, not yet popped
+    alignas(k_cache_line) std::atomic<std::int64_t> m_idle{0};    // idle credits
+    alignas(k_cache_line) std::atomic<std::size_t> m_thread_count{0};
+    boost::lockfree::queue<pool_item*> m_queue{256};
+    sleep_protocol<> m_sleep;
+
+    // Written under m_threads_mutex only (by submitters that start a thread, and by
+    // joiners once no submitter can be in flight).
+    std::mutex m_threads_mutex;
+    std::vector<std::thread> m_threads;
+    std::vector<std::thread::id> m_thread_ids;
+};
+
+/// The full name of the calling pool thread (`<prefix>_<i>`), or "" off a pool thread.
+std::string_view current_pool_thread_name() noexcept;
+
+/// Registers `core` for the process-exit hook (installing the hook on first use).
+void register_pool(const std::shared_ptr<thread_pool_core>& core);
+/// min(32, CPUs in the process's affinity mask + 4).
+int default_max_workers() noexcept;
+/// The next k of `ThreadPoolExecutor-<k>` (taken only by pools built without a prefix).
+std::string default_thread_name_prefix();
+
+}  // namespace weft::detail

@@ -1,0 +1,132 @@
+// weft — thread_pool_executor: the C++ counterpart of Python's
+// concurrent.futures.ThreadPoolExecutor (docs/api/thread_pool_executor.md; the
+// behaviours B1..B58 are spec/python_parity.md's).
+#pragma once
+
+#include <weft/detail/pool_map.hpp>
+#include <weft/detail/pool_task.hpp>
+#include <weft/detail/thread_pool_core.hpp>
+#include <weft/errors.hpp>
+#include <weft/future.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+/// Construction options; an aggregate, usable default-constructed.
+struct thread_pool_options {
+    /// Most threads the pool starts. Unset: min(32, CPUs in the affinity mask + 4).
+    /// Set to <= 0: std::invalid_argument, as Python's max_workers=0.
+    std::optional<int> max_workers{};
+    /// Threads are named `<prefix>_<i>`; empty: `ThreadPoolExecutor-<k>`.
+    std::string thread_name_prefix{};
+    /// Runs once on each thread before its first task; empty: none. If it throws, the
+    /// pool is broken (broken_thread_pool). Bind Python's initargs into the callable.
+    std::function<void()> initializer{};
+};
+
+/// Options of thread_pool_executor::map; an aggregate.
+struct map_options {
+    /// Time for all results, counted from the map() call; unset: no limit.
+    std::optional<std::chrono::nanoseconds> timeout{};
+    /// At most this many calls submitted ahead of the consumer; unset: all at once.
+    /// < 1: std::invalid_argument.
+    std::optional<std::ptrdiff_t> buffersize{};
+};
+
+namespace detail {
+template <class F, class... Rs>
+struct map_result {
+    using type = void;  // no inputs: the range is empty and fn is never called
+};
+template <class F, class R0, class... Rs>
+struct map_result<F, R0, Rs...> {
+    using type = pool_result_t<F, element_reference_t<R0>, element_reference_t<Rs>...>;
+};
+}  // namespace detail
+
+/// A pool of up to max_workers threads that runs submitted calls in FIFO start order,
+/// one call per thread at a time, with Python's submit/map/shutdown semantics.
+///
+/// Thread safety: thread-safe; submit(), map() and shutdown() may be called from any
+/// thread, including the pool's own tasks. Not movable (futures and threads refer to it).
+class thread_pool_executor {
+public:
+    /// max_workers = min(32, CPUs + 4); no thread starts before the first submit.
+    thread_pool_executor();
+    /// Throws std::invalid_argument("max_workers must be greater than 0") if <= 0.
+    explicit thread_pool_executor(int max_workers);
+    /// See thread_pool_options.
+    explicit thread_pool_executor(const thread_pool_options& options);
+    /// shutdown(true). Destroying the pool from one of its own threads is a programming
+    /// error: reported on stderr, then std::terminate.
+    ~thread_pool_executor();
+
+    thread_pool_executor(const thread_pool_executor&) = delete;
+    thread_pool_executor& operator=(const thread_pool_executor&) = delete;
+
+    /// Schedules `std::invoke(std::move(f), std::move(args)...)` on decayed copies of
+    /// `f` and `args` and returns its future (a reference result is stored as a value).
+    /// Throws std::invalid_argument for an empty callable, broken_thread_pool on a
+    /// broken pool, executor_shutdown_error after shutdown() or process exit began.
+    template <class F, class... Args>
+    auto submit(F&& f, Args&&... args) {
+        return detail::pool_submit(*m_core, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Python's map(fn, *iterables): calls fn on the zipped inputs (shortest wins) and
+    /// returns a lazy input range of the results in input order (std::monostate for a
+    /// void fn). Every call is submitted now; iterating waits for each result in turn and
+    /// rethrows a failed call's exception when it is reached, cancelling the calls not
+    /// yet started. Dropping the range cancels what is outstanding. Rvalue inputs are
+    /// kept alive by the range; lvalue inputs must outlive it when buffersize is set.
+    template <class F, detail::iterable... Rs>
+        requires(!std::same_as<std::remove_cvref_t<F>, map_options>)
+    auto map(F&& fn, Rs&&... inputs) {
+        return map(map_options{}, std::forward<F>(fn), std::forward<Rs>(inputs)...);
+    }
+    /// As map(fn, inputs...), with a timeout (timeout_error once it runs out) and/or a
+    /// buffer size (at most that many calls ahead; each advance submits one more).
+    template <class F, detail::iterable... Rs>
+    auto map(const map_options& options, F&& fn, Rs&&... inputs) {
+        using result_type = typename detail::map_result<F, Rs...>::type;
+        return detail::make_map_range<result_type>(m_core, options.timeout, options.buffersize, std::forward<F>(fn),
+                                                   std::forward<Rs>(inputs)...);
+    }
+
+    /// Stops accepting work. `cancel_futures`: cancels every call not yet started (their
+    /// futures are cancelled when this returns). `wait`: returns once all started and
+    /// queued calls finished and every thread is joined. Idempotent. From one of the
+    /// pool's own threads, wait=true throws std::runtime_error("cannot join current
+    /// thread") after the pool is stopped.
+    void shutdown(bool wait = true, bool cancel_futures = false);
+
+    /// The maximum number of threads.
+    int max_workers() const noexcept;
+    /// Threads started so far (they are started lazily and live until shutdown).
+    std::size_t thread_count() const noexcept;
+    /// The prefix of the threads' names.
+    const std::string& thread_name_prefix() const noexcept;
+    /// True once shutdown() was called (or the process-exit hook ran).
+    bool is_shut_down() const noexcept;
+    /// True once a thread initializer failed.
+    bool is_broken() const noexcept;
+
+    /// The calling thread's full name (`<prefix>_<i>`, not truncated to Linux's 15
+    /// characters) if it is a thread_pool_executor thread; "" otherwise. Thread-safe.
+    static std::string_view current_thread_name() noexcept;
+
+private:
+    std::shared_ptr<detail::thread_pool_core> m_core;
+};
+
+}  // namespace weft

@@ -1,0 +1,2 @@
+// Compiles <weft/thread_pool_executor.hpp> on its own.
+#include <weft/thread_pool_executor.hpp>

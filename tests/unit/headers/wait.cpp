@@ -1,0 +1,2 @@
+// Compiles <weft/wait.hpp> on its own.
+#include <weft/wait.hpp>

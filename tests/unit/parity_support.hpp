@@ -1,0 +1,60 @@
+// Helpers of the Python-parity tests (thread_pool_executor_test, parity_*_test).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+
+namespace weft::test {
+
+/// A one-shot gate tasks block on (deliberately not a weft::future: a pool thread that
+/// waits on a future runs queued items meanwhile, see B25).
+class gate {
+public:
+    void wait() {
+        std::unique_lock lock{m_mutex};
+        m_cv.wait(lock, [this] { return m_open; });
+    }
+    void open() {
+        {
+            std::lock_guard lock{m_mutex};
+            m_open = true;
+        }
+        m_cv.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_open = false;
+};
+
+/// A counter one can wait on reaching a value.
+class counter {
+public:
+    void add() {
+        {
+            std::lock_guard lock{m_mutex};
+            ++m_value;
+        }
+        m_cv.notify_all();
+    }
+    /// Waits until the count reaches `n`; false after a generous limit (a failed test,
+    /// never a hang).
+    bool wait_for_at_least(std::size_t n) {
+        std::unique_lock lock{m_mutex};
+        return m_cv.wait_for(lock, std::chrono::seconds{30}, [&] { return m_value >= n; });
+    }
+    std::size_t value() {
+        std::lock_guard lock{m_mutex};
+        return m_value;
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::size_t m_value = 0;
+};
+
+}  // namespace weft::test
