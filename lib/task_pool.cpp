@@ -54,6 +54,10 @@ void release_chain(task_base* head, std::size_t cls) noexcept {
     }
 }
 
+// Set once this thread's context_owner is destroyed (thread exit, or the main thread's
+// atexit phase): a context needed after that is made without an owner.
+constinit thread_local bool tls_context_retired = false;
+
 // Gives a thread's free nodes back when the thread exits.
 struct context_owner {
     std::unique_ptr<thread_context> ctx;
@@ -69,6 +73,7 @@ struct context_owner {
             list = {};
         }
         tls_context = nullptr;
+        tls_context_retired = true;
     }
 };
 
@@ -79,6 +84,13 @@ std::uint64_t fresh_node_count() noexcept {
 }
 
 thread_context& make_thread_context() {
+    if (tls_context_retired) {
+        // The owner is gone (a task or future made from an atexit handler or a
+        // thread_local destructor): a context of its own, deliberately never freed,
+        // still reachable through tls_context. Its few nodes die with the thread.
+        tls_context = new thread_context;
+        return *tls_context;
+    }
     static thread_local context_owner owner;
     owner.ctx = std::make_unique<thread_context>();
     tls_context = owner.ctx.get();

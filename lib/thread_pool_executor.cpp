@@ -190,6 +190,10 @@ void thread_pool_core::submit(pool_item* item) {
 
 void thread_pool_core::reject(std::uint64_t state) {
     m_state.fetch_sub(k_submitter, std::memory_order_relaxed);  // relaxed: nothing published
+    throw_refusal(state);
+}
+
+void thread_pool_core::throw_refusal(std::uint64_t state) {
     if ((state & k_broken) != 0) throw broken_thread_pool(k_broken_initializer_message);
     if ((state & k_stop) != 0) throw executor_shutdown_error("cannot schedule new futures after shutdown");
     throw executor_shutdown_error("cannot schedule new futures after interpreter shutdown");

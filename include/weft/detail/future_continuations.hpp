@@ -201,7 +201,7 @@ public:
     // built, then run): the global allocator hands them out in address order, which the
     // run then walks like a stream; the pool's recycled nodes would be scattered.
     static void* operator new(std::size_t size) { return ::operator new(size); }
-    static void operator delete(void* p, std::size_t size) noexcept { ::operator delete(p, size); }
+    static void operator delete(void* p) noexcept { ::operator delete(p); }
 
     template <class G>
     then_state(scheduler* s, state_ptr<shared_state<T>> input, G&& f)

@@ -92,8 +92,8 @@ public:
     static void* operator new(std::size_t size) { return allocate_pooled(size); }
     static void operator delete(void* p, std::size_t size) noexcept { release_pooled(p, size); }
     static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
-    static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
-        ::operator delete(p, size, al);
+    static void operator delete(void* p, std::align_val_t al) noexcept {
+        ::operator delete(p, al);  // unsized: clang 14 lacks sized deallocation by default
     }
 
     void add_ref() noexcept {

@@ -1,0 +1,2 @@
+// Compiles <weft/detail/iterable.hpp> on its own.
+#include <weft/detail/iterable.hpp>
