@@ -33,8 +33,9 @@ template <class R, class F, class... Args>
 class pool_task final : public shared_state<R>, public pool_item {
 public:
     template <class G, class... A>
-    explicit pool_task(G&& fn, A&&... args) : m_fn(std::forward<G>(fn)), m_args(std::forward<A>(args)...) {
-        m_op = &operate;
+    explicit pool_task(G&& fn, A&&... args)
+        : shared_state<R>(nullptr, 2), m_fn(std::forward<G>(fn)), m_args(std::forward<A>(args)...) {
+        m_op = &operate;  // two references: the future's and the queue's
     }
 
 private:
@@ -88,7 +89,6 @@ future<pool_result_t<F, Args...>> pool_submit(thread_pool_core& core, F&& fn, Ar
     core.throw_if_refusing();
     using task_type = pool_task<result_type, fn_type, std::decay_t<Args>...>;
     auto* task = new task_type(std::forward<F>(fn), std::forward<Args>(args)...);
-    task->add_ref();  // the queue's reference, beside the future's
     try {
         core.submit(task);
     } catch (...) {
