@@ -48,13 +48,8 @@ TEST(Parity, B27_cancel_on_pending_wakes_waiters_and_runs_callbacks_in_the_cance
 }
 
 TEST(Parity, B28_cancel_on_cancelled_is_true_on_running_or_finished_false) {
-    thread_pool_executor pool{1};
-    weft::test::gate release;
-    weft::test::counter started;
-    auto running = pool.submit([&] {
-        started.add();
-        release.wait();
-    });
+    weft::test::held_pool held;
+    auto& [release, started, pool, running] = held;
     auto queued = pool.submit([] {});
     ASSERT_TRUE(started.wait_for_at_least(1));
     EXPECT_TRUE(queued.cancel());
@@ -67,13 +62,8 @@ TEST(Parity, B28_cancel_on_cancelled_is_true_on_running_or_finished_false) {
 }
 
 TEST(Parity, B29_done_when_cancelled_or_finished_running_only_while_running) {
-    thread_pool_executor pool{1};
-    weft::test::gate release;
-    weft::test::counter started;
-    auto f = pool.submit([&] {
-        started.add();
-        release.wait();
-    });
+    weft::test::held_pool held;
+    auto& [release, started, pool, f] = held;
     ASSERT_TRUE(started.wait_for_at_least(1));
     EXPECT_TRUE(f.running());
     EXPECT_FALSE(f.done());

@@ -1,6 +1,9 @@
 // Helpers of the Python-parity tests (thread_pool_executor_test, parity_*_test).
 #pragma once
 
+#include <weft/future.hpp>
+#include <weft/thread_pool_executor.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -55,6 +58,25 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::size_t m_value = 0;
+};
+
+/// A one-thread pool whose thread is held by a running task (`running`, which counts
+/// itself in `started`) until `release.open()`, so that later submissions stay pending.
+/// The task is submitted, not yet known to run: wait on `started` first. Destruction
+/// opens the gate before the pool is destroyed (and joins its thread).
+struct held_pool {
+    gate release;
+    counter started;
+    thread_pool_executor pool{1};
+    future<void> running = pool.submit([this] {
+        started.add();
+        release.wait();
+    });
+
+    held_pool() = default;
+    held_pool(const held_pool&) = delete;
+    held_pool& operator=(const held_pool&) = delete;
+    ~held_pool() { release.open(); }
 };
 
 }  // namespace weft::test

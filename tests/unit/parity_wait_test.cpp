@@ -127,13 +127,8 @@ TEST(Parity, B48_an_invalid_return_when_is_invalid_argument) {
 }
 
 TEST(Parity, B49_cancelled_futures_count_as_done_however_they_were_cancelled) {
-    thread_pool_executor pool{1};
-    weft::test::gate release;
-    weft::test::counter started;
-    auto running = pool.submit([&] {
-        started.add();
-        release.wait();
-    });
+    weft::test::held_pool held;
+    auto& [release, started, pool, running] = held;
     auto user_cancelled = pool.submit([] {});
     auto shutdown_cancelled = pool.submit([] {});
     ASSERT_TRUE(started.wait_for_at_least(1));

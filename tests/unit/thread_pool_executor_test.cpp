@@ -347,13 +347,8 @@ TEST(Parity, B19_shutdown_cancel_futures_cancels_pending) {
 }
 
 TEST(Parity, B20_shutdown_is_idempotent_and_a_later_cancel_futures_still_cancels) {
-    thread_pool_executor pool{1};
-    weft::test::gate release;
-    weft::test::counter started;
-    auto running = pool.submit([&] {
-        started.add();
-        release.wait();
-    });
+    weft::test::held_pool held;
+    auto& [release, started, pool, running] = held;
     auto queued = pool.submit([] {});
     ASSERT_TRUE(started.wait_for_at_least(1));
     pool.shutdown(false);
