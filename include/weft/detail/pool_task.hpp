@@ -55,22 +55,25 @@ private:
     }
 
     void run() noexcept {
-        // Python's _WorkItem.run: a future cancelled while queued is skipped.
+        // Python's _WorkItem.run: a future cancelled while queued is skipped. Once
+        // started, nothing else can complete the state (no promise exists, cancel() acts
+        // only on pending, shutdown drains only what is still queued), so the runner
+        // publishes without the CAS to `completing`.
         if (this->try_start() != start_result::started) return;
         try {
             if constexpr (std::is_void_v<R>) {
                 std::apply([this](auto&... a) { std::invoke(std::move(m_fn), std::move(a)...); }, m_args);
                 pool_thread_finishing();
-                this->try_set_value();
+                this->set_value_as_runner();
             } else {
                 R r = std::apply([this](auto&... a) -> R { return std::invoke(std::move(m_fn), std::move(a)...); },
                                  m_args);
                 pool_thread_finishing();
-                this->try_set_value(std::move(r));
+                this->set_value_as_runner(std::move(r));
             }
         } catch (...) {
             pool_thread_finishing();
-            this->try_fail(std::current_exception());
+            this->fail_as_runner(std::current_exception());
         }
     }
 
