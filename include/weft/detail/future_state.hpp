@@ -59,9 +59,14 @@ class state_word {
     template <class U>
     using atomic = typename Atomics::template atomic<U>;
 
+    // k_publish (acq_rel): the RMW that makes a phase final (finish(), try_cancel());
+    // its release half pairs with k_observe in load() and announce(), its acquire half
+    // reads the waiter bit that announce()'s RMW set. Relaxed only in the seeded mutant.
     static constexpr std::memory_order k_publish =
         Fault == future_fault::relaxed_publish ? std::memory_order_relaxed
                                                : std::memory_order_acq_rel;
+    // k_observe (acquire): a reader of the word (load(), announce()); pairs with
+    // k_publish, so seeing a final phase means seeing the result written before it.
     static constexpr std::memory_order k_observe =
         Fault == future_fault::relaxed_publish ? std::memory_order_relaxed
                                                : std::memory_order_acquire;
@@ -90,7 +95,8 @@ public:
 
     /// pending -> running.
     start_result try_start() noexcept {
-        // relaxed: a first guess, corrected by the CAS.
+        // relaxed: a first guess for the CAS below, whose acquire (success or failure)
+        // is what orders anything read after it.
         std::uint32_t w = m_word.load(std::memory_order_relaxed);
         for (;;) {
             const future_phase p = phase_of(w);
@@ -108,7 +114,9 @@ public:
 
     /// pending or running -> completing: the caller alone may now write the result.
     bool try_begin_complete() noexcept {
-        std::uint32_t w = m_word.load(std::memory_order_relaxed);  // relaxed: as in try_start
+        // relaxed: a first guess for the CAS below; the claim publishes nothing (the
+        // result is published by end_complete()'s k_publish exchange).
+        std::uint32_t w = m_word.load(std::memory_order_relaxed);
         for (;;) {
             const future_phase p = phase_of(w);
             if (p != future_phase::pending && p != future_phase::running) return false;
@@ -128,10 +136,13 @@ public:
 
     /// pending -> cancelled; wakes every blocked waiter. True if this call cancelled it.
     bool try_cancel() noexcept {
-        std::uint32_t w = m_word.load(std::memory_order_relaxed);  // relaxed: as in try_start
+        // relaxed: a first guess for the CAS below; a pending word carries no data, and
+        // the CAS's k_publish is the release that waiters' k_observe pairs with.
+        std::uint32_t w = m_word.load(std::memory_order_relaxed);
         for (;;) {
             if (phase_of(w) != future_phase::pending) return false;
-            // acq_rel: release publishes the cancellation like end_complete() does.
+            // k_publish on success: publishes the cancellation like end_complete() does;
+            // relaxed on failure: the loop only re-examines the phase.
             if (m_word.compare_exchange_weak(w, static_cast<std::uint32_t>(future_phase::cancelled),
                                              k_publish, std::memory_order_relaxed)) {
                 if ((w & k_waiters) != 0 && Fault != future_fault::no_wake) Atomics::wake_all(m_word);
@@ -172,8 +183,8 @@ private:
     std::uint32_t announce(std::uint32_t w) noexcept {
         if ((w & k_waiters) != 0) return w;
         if constexpr (Fault == future_fault::waiter_bit_by_store) {
-            m_word.store(w | k_waiters, std::memory_order_relaxed);
-            return w | k_waiters;
+            m_word.store(w | k_waiters, std::memory_order_relaxed);  // relaxed: the seeded
+            return w | k_waiters;                                    // mutant, not an RMW
         } else {
             // acquire: if the word is already final, the result is visible; the RMW is
             // ordered with finish()'s exchange on the same word.
@@ -194,6 +205,9 @@ concept list_node = requires(Node& n) {
 template <class Node, atomics_policy Atomics = std_atomics,
           future_fault Fault = future_fault::none>
 class continuation_list {
+    // k_close (acq_rel): close()'s exchange; acquire pairs with push()'s release CAS
+    // (sees the nodes), release pairs with push()'s acquire loads (a pusher that finds
+    // the list closed sees the result). Relaxed only in the seeded mutant.
     static constexpr std::memory_order k_close =
         Fault == future_fault::relaxed_close ? std::memory_order_relaxed
                                              : std::memory_order_acq_rel;
