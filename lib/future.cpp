@@ -3,6 +3,8 @@
 #include <weft/detail/shared_state.hpp>
 #include <weft/errors.hpp>
 
+#include "thread_support.hpp"
+
 #include <cstdio>
 #include <string>
 
@@ -15,12 +17,6 @@ using clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds k_help_rescan{1};
 /// Spin rounds of an outside waiter before it blocks (a round trip is often microseconds).
 constexpr std::uint32_t k_outside_spin_rounds = 20;
-
-clock::time_point deadline_after(std::chrono::nanoseconds timeout) {
-    const clock::time_point now = clock::now();
-    if (timeout >= clock::time_point::max() - now) return clock::time_point::max();
-    return now + std::chrono::duration_cast<clock::duration>(timeout);
-}
 
 std::chrono::nanoseconds until(clock::time_point deadline, std::chrono::nanoseconds cap) {
     if (deadline == clock::time_point::max()) return cap;
@@ -112,13 +108,8 @@ void state_base::report_callback_exception(std::exception_ptr e) const noexcept 
         return;
     }
     try {
-        std::string what = "an exception not derived from std::exception";
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            what = ex.what();
-        } catch (...) {
-        }
+        const std::string what =
+            exception_what(e).value_or("an exception not derived from std::exception");
         std::fprintf(stderr, "weft: exception calling a future's done-callback: %s\n", what.c_str());
     } catch (...) {
         std::fputs("weft: exception calling a future's done-callback\n", stderr);

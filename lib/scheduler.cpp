@@ -2,14 +2,13 @@
 #include <weft/detail/scheduler.hpp>
 #include <weft/executor.hpp>
 
+#include "thread_support.hpp"
+
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
-
-#if defined(__linux__)
-#include <pthread.h>
-#endif
 
 namespace weft::detail {
 namespace {
@@ -20,35 +19,6 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
     state ^= state << 25;
     state ^= state >> 27;
     return state * 0x2545F4914F6CDD1DULL;
-}
-
-std::string worker_name(const std::string& prefix, std::size_t index) {
-    // Linux keeps 15 characters of a thread name: the prefix gives way to the index.
-    char suffix[24];
-    const int suffix_len = std::snprintf(suffix, sizeof suffix, "_%zu", index);
-    constexpr int k_max = 15;
-    const int room = std::max(0, k_max - suffix_len);
-    char name[64];
-    std::snprintf(name, sizeof name, "%.*s%s", room, prefix.c_str(), suffix);
-    return name;
-}
-
-void set_thread_name(const std::string& name) noexcept {
-#if defined(__linux__)
-    pthread_setname_np(pthread_self(), name.c_str());
-#else
-    (void)name;
-#endif
-}
-
-std::string describe(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(std::move(e));
-    } catch (const std::exception& ex) {
-        return std::string{"exception: "} + ex.what();
-    } catch (...) {
-        return "exception of a type not derived from std::exception";
-    }
 }
 
 }  // namespace
@@ -72,7 +42,7 @@ scheduler::scheduler(executor& owner, const executor_options& options)
         w->m_sched = this;
         w->m_index = i;
         w->m_rng = 0x9E3779B97F4A7C15ULL * (i + 1);
-        w->m_name = worker_name(options.thread_name_prefix, i);
+        w->m_name = os_thread_name(options.thread_name_prefix, i);
         m_workers.push_back(std::move(w));
     }
     m_threads.reserve(n);
@@ -203,7 +173,7 @@ task_base* scheduler::search_or_park(worker& w) {
 void scheduler::worker_main(worker& w) {
     thread_context& ctx = this_context();
     ctx.m_worker = &w;
-    set_thread_name(w.m_name);
+    set_current_thread_name(w.m_name);
     for (;;) {
         task_base* t = next_task(w);
         if (t == nullptr) t = search_or_park(w);
@@ -254,9 +224,11 @@ void scheduler::report_unhandled(const std::exception_ptr& e, std::string_view w
         }
     }
     try {
-        const std::string what = describe(e);
+        const std::optional<std::string> what = exception_what(e);
+        const std::string text = what ? "exception: " + *what
+                                      : std::string{"exception of a type not derived from std::exception"};
         std::fprintf(stderr, "weft: task on worker %.*s ended with an unhandled %s\n",
-                     static_cast<int>(where.size()), where.data(), what.c_str());
+                     static_cast<int>(where.size()), where.data(), text.c_str());
     } catch (...) {
         std::fputs("weft: a task ended with an unhandled exception\n", stderr);
     }

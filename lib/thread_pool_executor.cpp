@@ -6,16 +6,18 @@
 #include <weft/errors.hpp>
 #include <weft/thread_pool_executor.hpp>
 
+#include "thread_support.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #if defined(__linux__)
-#include <pthread.h>
 #include <sched.h>
 #endif
 
@@ -32,28 +34,14 @@ struct pool_thread_info {
 
 constinit thread_local pool_thread_info* tls_pool_thread = nullptr;
 
-void set_os_thread_name(const std::string& prefix, std::size_t index) noexcept {
-#if defined(__linux__)
-    // Linux keeps 15 characters: the prefix gives way to the index (as executor's workers).
-    char suffix[24];
-    const int suffix_len = std::snprintf(suffix, sizeof suffix, "_%zu", index);
-    const int room = std::max(0, 15 - suffix_len);
-    char name[64];
-    std::snprintf(name, sizeof name, "%.*s%s", room, prefix.c_str(), suffix);
-    pthread_setname_np(pthread_self(), name);
-#else
-    (void)prefix;
-    (void)index;
-#endif
-}
-
 void report(const char* what, const std::exception_ptr& e) noexcept {
     try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        std::fprintf(stderr, "weft: thread_pool_executor: %s: %s\n", what, ex.what());
+        if (const std::optional<std::string> text = exception_what(e))
+            std::fprintf(stderr, "weft: thread_pool_executor: %s: %s\n", what, text->c_str());
+        else
+            std::fprintf(stderr, "weft: thread_pool_executor: %s (not a std::exception)\n", what);
     } catch (...) {
-        std::fprintf(stderr, "weft: thread_pool_executor: %s (not a std::exception)\n", what);
+        std::fprintf(stderr, "weft: thread_pool_executor: %s\n", what);
     }
 }
 
@@ -232,7 +220,7 @@ void thread_pool_core::worker_main(std::size_t index) {
     me.m_core = this;
     me.m_name = m_prefix + "_" + std::to_string(index);
     tls_pool_thread = &me;
-    set_os_thread_name(m_prefix, index);
+    set_current_thread_name(os_thread_name(m_prefix, index));
     const wait_hook hook{&hook_try_run_one, this};
     tls_wait_hook = &hook;
     bool initialized = true;

@@ -50,11 +50,7 @@ using wait_clock = std::chrono::steady_clock;
 
 template <class Rep, class Period>
 wait_clock::time_point deadline_in(const std::chrono::duration<Rep, Period>& timeout) {
-    const std::chrono::nanoseconds ns = saturating_ns(timeout);
-    const wait_clock::time_point now = wait_clock::now();
-    if (ns >= std::chrono::duration_cast<std::chrono::nanoseconds>(wait_clock::time_point::max() - now))
-        return wait_clock::time_point::max();
-    return now + std::chrono::duration_cast<wait_clock::duration>(ns);
+    return deadline_after(saturating_ns(timeout));
 }
 
 /// The input without duplicates, in first-seen order.
@@ -170,29 +166,7 @@ class as_completed_range {
     };
 
 public:
-    class iterator {
-    public:
-        using value_type = future<T>;
-        using difference_type = std::ptrdiff_t;
-        using iterator_concept = std::input_iterator_tag;
-
-        iterator() = default;
-        future<T>& operator*() const { return *m_range->m_current; }
-        future<T>* operator->() const { return &*m_range->m_current; }
-        /// Waits for the next future to complete.
-        iterator& operator++() {
-            m_range->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.at_end(); }
-
-    private:
-        friend class as_completed_range;
-        explicit iterator(as_completed_range* r) noexcept : m_range{r} {}
-        bool at_end() const noexcept { return m_range->m_done; }
-        as_completed_range* m_range = nullptr;
-    };
+    using iterator = detail::pull_iterator<as_completed_range, future<T>>;
 
     as_completed_range(std::vector<future<T>> fs, std::optional<detail::wait_clock::time_point> deadline)
         : m_shared{std::make_shared<shared>()}, m_total{fs.size()}, m_deadline{deadline} {
@@ -225,6 +199,9 @@ public:
     std::default_sentinel_t end() const noexcept { return {}; }
 
 private:
+    friend iterator;
+    future<T>& current() { return *m_current; }
+    bool exhausted() const noexcept { return m_done; }
     void advance() {
         m_current.reset();
         if (m_ready.empty() && m_yielded < m_total) take_finished();

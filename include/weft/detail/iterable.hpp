@@ -5,6 +5,7 @@
 // Thread safety: stateless.
 #pragma once
 
+#include <cstddef>
 #include <iterator>
 #include <type_traits>
 #include <utility>
@@ -47,5 +48,34 @@ using element_reference_t = decltype(*std::declval<iterator_of<R>&>());
 /// How a range passed as `R&&` is kept: an lvalue by reference, an rvalue by value.
 template <class R>
 using kept_range_t = std::conditional_t<std::is_lvalue_reference_v<R>, R, std::remove_cvref_t<R>>;
+
+/// The iterator of a single-pass range that makes its elements one at a time (map's
+/// results, as_completed's futures). `Range` provides `current()`, `advance()` (may wait
+/// and throw) and `exhausted()`, and befriends this class. Compared with
+/// std::default_sentinel_t.
+template <class Range, class Value>
+class pull_iterator {
+public:
+    using value_type = Value;
+    using difference_type = std::ptrdiff_t;
+    using iterator_concept = std::input_iterator_tag;
+
+    pull_iterator() = default;
+    explicit pull_iterator(Range* r) noexcept : m_range{r} {}
+
+    Value& operator*() const { return m_range->current(); }
+    Value* operator->() const { return &m_range->current(); }
+    /// Makes the next element: waits for it, and rethrows what making it threw.
+    pull_iterator& operator++() {
+        m_range->advance();
+        return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const pull_iterator& it, std::default_sentinel_t) noexcept { return it.at_end(); }
+
+private:
+    bool at_end() const noexcept { return m_range->exhausted(); }  // Range befriends us, not operator==
+    Range* m_range = nullptr;
+};
 
 }  // namespace weft::detail

@@ -78,29 +78,7 @@ class map_range {
 public:
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
-    class iterator {
-    public:
-        using value_type = map_range::value_type;
-        using difference_type = std::ptrdiff_t;
-        using iterator_concept = std::input_iterator_tag;
-
-        iterator() = default;
-        value_type& operator*() const { return *m_range->m_current; }
-        value_type* operator->() const { return &*m_range->m_current; }
-        /// Waits for the next result; rethrows the exception of the call it belongs to.
-        iterator& operator++() {
-            m_range->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.at_end(); }
-
-    private:
-        friend class map_range;
-        explicit iterator(map_range* r) noexcept : m_range{r} {}
-        bool at_end() const noexcept { return m_range->m_done; }
-        map_range* m_range = nullptr;
-    };
+    using iterator = pull_iterator<map_range, value_type>;
 
     map_range(std::deque<future<R>> submitted, std::unique_ptr<map_source<R>> source,
               std::optional<std::chrono::steady_clock::time_point> deadline) noexcept
@@ -125,6 +103,9 @@ public:
     std::size_t outstanding() const noexcept { return m_pending.size(); }
 
 private:
+    friend iterator;
+    value_type& current() { return *m_current; }
+    bool exhausted() const noexcept { return m_done; }
     void advance() {
         m_current.reset();
         if (m_pending.empty()) {
@@ -183,7 +164,7 @@ template <class R, class F, class... Rs>
 map_range<R> make_map_range(std::shared_ptr<thread_pool_core> core, std::optional<std::chrono::nanoseconds> timeout,
                             std::optional<std::ptrdiff_t> buffersize, F&& fn, Rs&&... ranges) {
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+    if (timeout) deadline = deadline_after(*timeout);  // saturates: nanoseconds::max() is "never"
     if (buffersize && *buffersize < 1) throw std::invalid_argument("buffersize must be None or > 0");
     using source_type = zip_source<R, std::decay_t<F>, kept_range_t<Rs&&>...>;
     std::unique_ptr<map_source<R>> source =

@@ -26,6 +26,15 @@ namespace weft::detail {
 
 class state_base;
 
+/// `timeout` from now on steady_clock, saturating at time_point::max() (which waits
+/// read as "no deadline") instead of overflowing.
+inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) {
+    using clock = std::chrono::steady_clock;
+    const clock::time_point now = clock::now();
+    if (timeout >= clock::time_point::max() - now) return clock::time_point::max();
+    return now + std::chrono::duration_cast<clock::duration>(timeout);
+}
+
 /// Continuations that run on the calling thread nest at most this deep; deeper ones
 /// wait in a per-thread FIFO that the outermost one drains before it returns, so a long
 /// chain completing on one thread cannot overflow its stack.
