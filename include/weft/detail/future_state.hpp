@@ -247,10 +247,6 @@ public:
         return ordered;
     }
 
-    bool is_closed() const noexcept {
-        return m_head.load(std::memory_order_acquire) == closed();  // acquire: as in push
-    }
-
 private:
     static Node* closed() noexcept {
         return reinterpret_cast<Node*>(alignof(Node));  // never a real node's address

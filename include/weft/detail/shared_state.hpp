@@ -165,7 +165,6 @@ public:
     bool wait_for(std::chrono::nanoseconds timeout);
 
     scheduler* sched() const noexcept { return m_sched; }
-    void set_sched(scheduler* s) noexcept { m_sched = s; }
 
     /// Reports an exception thrown by a done-callback (Python logs it and goes on).
     void report_callback_exception(std::exception_ptr e) const noexcept;
@@ -261,7 +260,6 @@ public:
     /// The value. Only once done without an exception.
     const T& value() const noexcept { return *std::launder(reinterpret_cast<const T*>(&m_storage)); }
     T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&m_storage)); }
-    bool has_value() const noexcept { return m_has_value; }
 
 private:
     alignas(T) unsigned char m_storage[sizeof(T)];
@@ -283,7 +281,6 @@ public:
         complete();
         return true;
     }
-    bool has_value() const noexcept { return error() == nullptr && !is_cancelled(); }
 };
 
 /// An owning pointer to a state (intrusive reference count).
