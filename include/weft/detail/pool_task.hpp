@@ -89,7 +89,6 @@ future<pool_result_t<F, Args...>> pool_submit(thread_pool_core& core, F&& fn, Ar
                   "weft::thread_pool_executor::submit: fn cannot be called with these arguments");
     using result_type = pool_result_t<F, Args...>;
     if (is_empty_callable(fn)) throw std::invalid_argument("weft::thread_pool_executor::submit: empty callable");
-    core.throw_if_refusing();
     using task_type = pool_task<result_type, fn_type, std::decay_t<Args>...>;
     auto* task = new task_type(std::forward<F>(fn), std::forward<Args>(args)...);
     try {

@@ -80,16 +80,6 @@ public:
     /// started is reported on stderr; the item waits for a thread (or for shutdown).
     void submit(pool_item* item);
 
-    /// Throws what submit() would throw if the pool already refuses work; lets a
-    /// rejected submit skip making its item. A pool that starts refusing right after
-    /// this check is caught by submit() itself.
-    void throw_if_refusing() const {
-        // relaxed: an early answer only; submit()'s seq_cst reservation is the real check.
-        const std::uint64_t state = m_state.load(std::memory_order_relaxed);
-        if ((state & k_flags) != 0) [[unlikely]]
-            throw_refusal(state);
-    }
-
     /// Python's shutdown(wait, cancel_futures). Throws std::runtime_error("cannot join
     /// current thread") when `wait` is asked for from one of this pool's threads, after
     /// the pool is stopped (and, with `cancel_futures`, its queue cancelled).
