@@ -13,16 +13,8 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-/// How long a helping or hooked waiter blocks before it looks for work again.
-constexpr std::chrono::milliseconds k_help_rescan{1};
-/// Spin rounds of an outside waiter before it blocks (a round trip is often microseconds).
-constexpr std::uint32_t k_outside_spin_rounds = 20;
-
-std::chrono::nanoseconds until(clock::time_point deadline, std::chrono::nanoseconds cap) {
-    if (deadline == clock::time_point::max()) return cap;
-    const auto left = deadline - clock::now();
-    return left < cap ? std::chrono::duration_cast<std::chrono::nanoseconds>(left) : cap;
-}
+/// Spin rounds of a waiter before it blocks.
+constexpr std::uint32_t k_spin_rounds = 20;
 
 }  // namespace
 
@@ -59,7 +51,15 @@ void state_base::rethrow_if_failed() const {
 
 void state_base::wait() {
     if (is_done()) return;
-    help_until_done(clock::time_point::max(), false);
+    if (try_claim() && is_done()) return;
+    // Spin briefly before blocking: a round trip is often microseconds, and a worker
+    // that blocks costs a wake-up or a spare.
+    for (std::uint32_t round = 0; round < k_spin_rounds; ++round) {
+        if (is_done()) return;
+        spin_backoff(round);
+    }
+    const block_scope blocked;
+    m_word.wait();
 }
 
 bool state_base::wait_for(std::chrono::nanoseconds timeout) {
@@ -69,44 +69,20 @@ bool state_base::wait_for(std::chrono::nanoseconds timeout) {
         wait();
         return true;
     }
-    return help_until_done(deadline_after(timeout), true);
-}
-
-bool state_base::help_until_done(clock::time_point deadline, bool timed) {
-    auto expired = [&] { return timed && clock::now() >= deadline; };
-    if (worker* w = current_worker()) {
-        // On a worker: run other tasks (stealing only below the nesting limit) so that
-        // waiting never idles a worker the awaited work may need.
-        w->m_sched->help_until(
-            *w, [&] { return is_done() || expired(); },
-            [&] { m_word.wait_once_for(until(deadline, k_help_rescan)); });
-        return is_done();
+    // A timed wait runs no task: any task could outlive the deadline.
+    const clock::time_point deadline = deadline_after(timeout);
+    const block_scope blocked;
+    while (!is_done()) {
+        const clock::time_point now = clock::now();
+        if (now >= deadline) return false;
+        m_word.wait_once_for(deadline == clock::time_point::max() ? std::chrono::hours{1}
+                                                                  : std::chrono::nanoseconds{deadline - now});
     }
-    if (const wait_hook* hook = tls_wait_hook) {
-        // A thread_pool_executor thread: run queued items of its pool meanwhile.
-        while (!is_done() && !expired()) {
-            if (!hook->m_try_run_one(hook->m_context))
-                m_word.wait_once_for(until(deadline, k_help_rescan));
-        }
-        return is_done();
-    }
-    for (std::uint32_t round = 0; round < k_outside_spin_rounds; ++round) {
-        if (is_done()) return true;
-        spin_backoff(round);
-    }
-    if (!timed) {
-        m_word.wait();
-        return true;
-    }
-    while (!is_done() && !expired()) m_word.wait_once_for(until(deadline, std::chrono::hours{1}));
-    return is_done();
+    return true;
 }
 
 void state_base::report_callback_exception(std::exception_ptr e) const noexcept {
-    if (m_sched != nullptr) {
-        m_sched->report_unhandled(e, "(done-callback)");
-        return;
-    }
+    if (m_sched_id != 0 && report_by_id(m_sched_id, e, "(done-callback)")) return;
     try {
         const std::string what =
             exception_what(e).value_or("an exception not derived from std::exception");

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <system_error>
+
+#include <pthread.h>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +26,49 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 }  // namespace
 
+native_thread::~native_thread() {
+    if (m_started) std::terminate();  // as std::thread: a thread must be joined
+}
+
+void native_thread::start(void (*fn)(void*), void* arg, std::size_t stack_size) {
+    struct start_info {
+        void (*m_fn)(void*);
+        void* m_arg;
+    };
+    auto* info = new start_info{fn, arg};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    int rc = 0;
+    if (stack_size != 0) rc = pthread_attr_setstacksize(&attr, stack_size);
+    pthread_t handle{};
+    if (rc == 0) {
+        rc = pthread_create(
+            &handle, &attr,
+            [](void* p) -> void* {
+                const start_info i = *static_cast<start_info*>(p);
+                delete static_cast<start_info*>(p);
+                i.m_fn(i.m_arg);
+                return nullptr;
+            },
+            info);
+    }
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        delete info;
+        throw std::system_error(rc, std::generic_category(),
+                                stack_size != 0 ? "weft: cannot start a worker thread with the requested stack_size"
+                                                : "weft: cannot start a worker thread");
+    }
+    m_handle = static_cast<unsigned long>(handle);
+    m_started = true;
+}
+
+void native_thread::join() noexcept {
+    if (!m_started) return;
+    pthread_join(static_cast<pthread_t>(m_handle), nullptr);
+    m_started = false;
+}
+
 void spin_backoff(std::uint32_t round) noexcept {
     if (round < 16) {
         for (std::uint32_t i = 0, n = 1U << (round / 2); i < n; ++i) cpu_relax();
@@ -31,28 +77,95 @@ void spin_backoff(std::uint32_t round) noexcept {
     }
 }
 
+namespace {
+
+/// Schedulers alive, by id: how a future that outlives its executor finds out.
+struct scheduler_registry {
+    std::mutex m_mutex;
+    std::vector<std::pair<std::uint64_t, scheduler*>> m_live;
+};
+
+scheduler_registry& registry() {
+    static scheduler_registry* r = new scheduler_registry;  // never destroyed: used at exit
+    return *r;
+}
+
+std::uint64_t next_scheduler_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);  // relaxed: only uniqueness matters
+}
+
+}  // namespace
+
+void inject_by_id(std::uint64_t id, task_base* t) {
+    scheduler_registry& r = registry();
+    std::lock_guard lock{r.m_mutex};  // held while injecting: the scheduler cannot die meanwhile
+    for (const auto& [key, s] : r.m_live) {
+        if (key == id) {
+            s->inject_task(t);
+            return;
+        }
+    }
+    throw executor_shutdown_error{"weft: the executor of this future has been destroyed"};
+}
+
+bool report_by_id(std::uint64_t id, const std::exception_ptr& e, std::string_view where) noexcept {
+    scheduler_registry& r = registry();
+    std::lock_guard lock{r.m_mutex};
+    for (const auto& [key, s] : r.m_live) {
+        if (key == id) {
+            s->report_unhandled(e, where);
+            return true;
+        }
+    }
+    return false;
+}
+
 scheduler::scheduler(executor& owner, const executor_options& options)
-    : m_owner{&owner}, m_handler{options.unhandled_exception_handler} {
+    : m_owner{&owner},
+      m_id{next_scheduler_id()},
+      m_stack_size{options.stack_size},
+      m_prefix{options.thread_name_prefix},
+      m_handler{options.unhandled_exception_handler} {
     std::size_t n = options.workers;
     if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
+    m_parallelism = n;
+    m_max_slots = n + options.max_spare_workers;
     m_inline_threshold = static_cast<std::int64_t>(k_inline_per_worker * n);
-    m_workers.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        auto w = std::make_unique<worker>();
-        w->m_sched = this;
-        w->m_index = i;
-        w->m_rng = 0x9E3779B97F4A7C15ULL * (i + 1);
-        w->m_name = os_thread_name(options.thread_name_prefix, i);
-        m_workers.push_back(std::move(w));
+    m_slots = std::make_unique<std::unique_ptr<worker>[]>(m_max_slots);
+    for (std::size_t i = 0; i < n; ++i) m_slots[i] = make_worker(i);
+    m_slot_count.store(n, std::memory_order_release);  // release: before any thread reads slots
+    m_threads.store(n * k_one_live, std::memory_order_relaxed);  // relaxed: no thread yet
+    {
+        scheduler_registry& r = registry();
+        std::lock_guard lock{r.m_mutex};
+        r.m_live.emplace_back(m_id, this);
     }
-    m_threads.reserve(n);
     try {
-        for (std::size_t i = 0; i < n; ++i)
-            m_threads.emplace_back([this, i] { worker_main(*m_workers[i]); });
+        std::lock_guard lock{m_spare_mutex};
+        for (std::size_t i = 0; i < n; ++i) {
+            m_slots[i]->m_in_use = true;
+            m_slots[i]->m_thread.start(&thread_entry, m_slots[i].get(), m_stack_size);
+        }
     } catch (...) {
         stop_and_join();  // join the ones that started
         throw;
     }
+}
+
+std::unique_ptr<worker> scheduler::make_worker(std::size_t index) {
+    auto w = std::make_unique<worker>();
+    w->m_sched = this;
+    w->m_index = index;
+    w->m_spare = index >= m_parallelism;
+    w->m_rng = 0x9E3779B97F4A7C15ULL * (index + 1);
+    w->m_name = os_thread_name(m_prefix, index);
+    return w;
+}
+
+void scheduler::thread_entry(void* slot) noexcept {
+    worker& w = *static_cast<worker*>(slot);
+    w.m_sched->worker_main(w);
 }
 
 scheduler::~scheduler() { stop_and_join(); }
@@ -77,8 +190,10 @@ bool scheduler::stop_requested() const noexcept {
 
 bool scheduler::has_visible_work() const noexcept {
     if (injected_pending() != 0) return true;
-    return std::any_of(m_workers.begin(), m_workers.end(),
-                       [](const auto& w) { return !w->m_deque.empty_estimate(); });
+    const std::size_t n = slot_count();
+    for (std::size_t i = 0; i < n; ++i)
+        if (!slot(i).m_deque.empty_estimate()) return true;
+    return false;
 }
 
 task_base* scheduler::pop_injection(worker& w) {
@@ -88,7 +203,7 @@ task_base* scheduler::pop_injection(worker& w) {
     // deque (where idle workers can steal them), in reverse so that they still start in
     // submission order. One count update per batch instead of per task.
     const std::uint64_t share = std::min<std::uint64_t>(
-        k_inject_batch, pending / m_workers.size() + 1);
+        k_inject_batch, pending / m_parallelism + 1);
     task_base* batch[k_inject_batch];
     std::uint32_t taken = 0;
     while (taken < share && m_injection.pop(batch[taken])) ++taken;
@@ -101,13 +216,13 @@ task_base* scheduler::pop_injection(worker& w) {
 }
 
 task_base* scheduler::steal_sweep(worker& w) {
-    const std::size_t n = m_workers.size();
+    const std::size_t n = slot_count();
     if (n < 2) return nullptr;
     for (int pass = 0; pass < 2; ++pass) {
         bool contended = false;
         const std::size_t start = next_random(w.m_rng) % n;
         for (std::size_t i = 0; i < n; ++i) {
-            worker& victim = *m_workers[(start + i) % n];
+            worker& victim = slot((start + i) % n);
             if (&victim == &w) continue;
             if (victim.m_deque.empty_estimate()) continue;
             w.m_steal_attempts.add();
@@ -135,20 +250,6 @@ task_base* scheduler::next_task(worker& w) {
     return steal_sweep(w);
 }
 
-task_base* scheduler::find_help_task(worker& w) {
-    task_base* t = nullptr;
-    const bool may_steal = w.m_depth < k_max_help_depth;
-    if (may_steal && ++w.m_tick >= k_inject_poll) {
-        w.m_tick = 0;
-        if ((t = pop_injection(w)) != nullptr) return t;
-    }
-    if (w.m_next != nullptr) return std::exchange(w.m_next, nullptr);
-    if (w.m_deque.pop(t)) return t;
-    if (!may_steal) return nullptr;
-    if ((t = steal_sweep(w)) != nullptr) return t;
-    return pop_injection(w);
-}
-
 task_base* scheduler::search_or_park(worker& w) {
     for (;;) {
         m_sleep.begin_search();
@@ -164,8 +265,10 @@ task_base* scheduler::search_or_park(worker& w) {
             spin_backoff(static_cast<std::uint32_t>(round));
         }
         m_sleep.end_search();
-        m_sleep.park([this] { return has_visible_work() || stop_requested(); },
-                     [&w] { w.m_parks.add(); });
+        if (w.m_spare && try_retire(w)) return nullptr;
+        const bool slept = m_sleep.park([this] { return has_visible_work() || stop_requested(); },
+                                        [&w] { w.m_parks.add(); });
+        (void)slept;
         if (stop_requested() && !has_visible_work()) return nullptr;
     }
 }
@@ -177,10 +280,80 @@ void scheduler::worker_main(worker& w) {
     for (;;) {
         task_base* t = next_task(w);
         if (t == nullptr) t = search_or_park(w);
-        if (t == nullptr) break;  // shutting down and nothing left anywhere
+        if (t == nullptr) break;  // retired, or shutting down with nothing left anywhere
         run_task(w, t);
     }
     ctx.m_worker = nullptr;
+    std::lock_guard lock{m_spare_mutex};
+    w.m_in_use = false;  // the slot may take a new spare (which joins this thread first)
+}
+
+bool scheduler::try_retire(worker& w) noexcept {
+    // relaxed: the count only steers how many threads stay; the slot itself is handed
+    // over under m_spare_mutex.
+    std::uint64_t c = m_threads.load(std::memory_order_relaxed);
+    for (;;) {
+        const std::uint64_t live = c >> 32, blocked = c & 0xffff'ffffU;
+        if (live - blocked <= m_parallelism) return false;
+        if (m_threads.compare_exchange_weak(c, c - k_one_live, std::memory_order_relaxed)) break;
+    }
+    (void)w;
+    return true;
+}
+
+void scheduler::begin_block(worker& w) noexcept {
+    w.m_blocked.add();
+    if (task_base* t = std::exchange(w.m_next, nullptr)) spawn(w, t);
+    inline_trampoline& r = tls_trampoline;
+    while (task_base* t = r.m_head) {
+        r.m_head = t->m_next;
+        t->m_next = nullptr;  // a queued task's m_next is its tag: none
+        spawn(w, t);
+    }
+    r.m_tail = nullptr;
+    // Whatever waits in our deque must not wait for us: make sure a worker comes for it.
+    if (!w.m_deque.empty_estimate()) m_sleep.notify_if_no_searcher();
+    // acq_rel: orders this count with the other blockers' and with start_spare's re-check.
+    const std::uint64_t c = m_threads.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if ((c >> 32) - (c & 0xffff'ffffU) < m_parallelism) start_spare(w);
+}
+
+void scheduler::end_block(worker& /*w*/) noexcept {
+    m_threads.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see try_retire
+}
+
+void scheduler::start_spare(worker& starter) noexcept {
+    std::lock_guard lock{m_spare_mutex};
+    const std::uint64_t c = m_threads.load(std::memory_order_acquire);  // acquire: as in begin_block
+    if ((c >> 32) - (c & 0xffff'ffffU) >= m_parallelism) return;  // another blocker started one
+    const std::size_t n = slot_count();
+    std::size_t i = m_parallelism;
+    while (i < n && slot(i).m_in_use) ++i;
+    try {
+        if (i == n) {
+            if (n == m_max_slots) {
+                m_spare_cap_hits.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+                return;  // the cap: this waiter blocks without a replacement
+            }
+            m_slots[n] = make_worker(n);
+            m_slot_count.store(n + 1, std::memory_order_release);  // release: publishes the slot to thieves
+        }
+        worker& spare = slot(i);
+        if (spare.m_thread.joinable()) spare.m_thread.join();  // a retired spare, exiting
+        m_threads.fetch_add(k_one_live, std::memory_order_relaxed);  // relaxed: see try_retire
+        spare.m_in_use = true;
+        try {
+            spare.m_thread.start(&thread_entry, &spare, m_stack_size);
+        } catch (...) {
+            spare.m_in_use = false;
+            m_threads.fetch_sub(k_one_live, std::memory_order_relaxed);  // relaxed: as above
+            throw;
+        }
+        starter.m_spares_started.add();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "weft: cannot start a spare worker (%s); the waiter blocks without one\n",
+                     e.what());
+    }
 }
 
 void scheduler::shutdown() {
@@ -192,26 +365,82 @@ void scheduler::shutdown() {
 }
 
 void scheduler::stop_and_join() noexcept {
+    {
+        scheduler_registry& r = registry();
+        std::lock_guard lock{r.m_mutex};
+        std::erase_if(r.m_live, [this](const auto& e) { return e.second == this; });
+    }
     // seq_cst: ordered with begin_inject()'s reservations (same location) and read by
     // parking workers after their fence F2.
     m_inject_state.fetch_or(k_stop_bit, std::memory_order_seq_cst);
     m_sleep.notify_all();
-    // Concurrent callers all return only once the workers are joined.
+    // Concurrent callers all return only once every thread is joined. A thread being
+    // joined may still start a spare (a wait during the drain): keep going until a whole
+    // pass finds no thread left.
     std::call_once(m_join_once, [this] {
-        for (auto& t : m_threads)
-            if (t.joinable()) t.join();
+        for (;;) {
+            native_thread t;
+            {
+                std::lock_guard lock{m_spare_mutex};
+                const std::size_t n = slot_count();
+                for (std::size_t i = 0; i < n && !t.joinable(); ++i)
+                    if (slot(i).m_thread.joinable()) t = std::move(slot(i).m_thread);
+            }
+            if (!t.joinable()) break;
+            t.join();
+        }
     });
 }
 
 std::vector<worker_stats> scheduler::stats() const {
     std::vector<worker_stats> out;
-    out.reserve(m_workers.size());
-    for (const auto& w : m_workers) {
-        out.push_back({w->m_index, w->m_executed.get(), w->m_stolen.get(),
-                       w->m_steal_attempts.get(), w->m_parks.get(), w->m_injected.get()});
+    const std::size_t n = slot_count();
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const worker& w = slot(i);
+        out.push_back({w.m_index, w.m_executed.get(), w.m_stolen.get(), w.m_steal_attempts.get(),
+                       w.m_parks.get(), w.m_injected.get(), w.m_blocked.get(),
+                       w.m_spares_started.get(), w.m_spare});
     }
     return out;
 }
+
+std::uint64_t scheduler::spare_cap_hits() const noexcept {
+    return m_spare_cap_hits.load(std::memory_order_relaxed);  // relaxed: statistics
+}
+
+std::size_t scheduler::live_threads() const noexcept {
+    return static_cast<std::size_t>(m_threads.load(std::memory_order_relaxed) >> 32);  // relaxed: a snapshot
+}
+
+block_scope::block_scope() noexcept {
+    thread_context* c = tls_context;
+    if (c != nullptr && c->m_worker != nullptr) {
+        m_worker = c->m_worker;
+        m_worker->m_sched->begin_block(*m_worker);
+        return;
+    }
+    drain_trampoline();
+}
+
+block_scope::~block_scope() {
+    if (m_worker != nullptr) m_worker->m_sched->end_block(*m_worker);
+}
+
+void drain_trampoline() noexcept {
+    inline_trampoline& r = tls_trampoline;
+    while (task_base* next = r.m_head) {
+        r.m_head = next->m_next;
+        if (r.m_head == nullptr) r.m_tail = nullptr;
+        next->m_next = nullptr;
+        ++r.m_depth;
+        next->m_invoke(next);
+        --r.m_depth;
+    }
+}
+
+void* blocking_enter() noexcept { return new (std::nothrow) block_scope; }
+void blocking_leave(void* scope) noexcept { delete static_cast<block_scope*>(scope); }
 
 void scheduler::report_unhandled(const std::exception_ptr& e, std::string_view where) noexcept {
     if (m_handler) {

@@ -1,7 +1,6 @@
 // weft — the slow paths of task_group: helping, blocking, exceptions.
 #include <weft/task_group.hpp>
 
-#include <chrono>
 
 namespace weft {
 
@@ -31,8 +30,18 @@ void task_group::rethrow_if_failed() {
 
 void task_group::wait_slow() {
     if (detail::worker* w = m_sched->local_worker(*m_owner)) {
-        m_sched->help_until(
-            *w, [this] { return is_done(); }, [this] { block_until_done(true); });
+        // Run our own children while one is on top of our deque; anything else there
+        // (a fire-and-forget task, a continuation) may wait for us, so it is not ours to
+        // run: block instead, and let a spare or a thief take it.
+        detail::task_base* t = nullptr;
+        while (!is_done()) {
+            if (m_sched->pop_own_tagged(*w, this, t)) {
+                m_sched->run_nested(*w, t);
+                continue;
+            }
+            const detail::block_scope blocked;
+            block_until_done();
+        }
         return;
     }
     // Off the executor's workers: spin briefly (a round trip is often microseconds),
@@ -41,10 +50,11 @@ void task_group::wait_slow() {
         if (is_done()) return;
         detail::spin_backoff(round);
     }
-    block_until_done(false);
+    const detail::block_scope blocked;  // another executor's worker is blocked too
+    block_until_done();
 }
 
-void task_group::block_until_done(bool bounded) {
+void task_group::block_until_done() {
     // Fold the owner's count into the shared word so that the last child finishing
     // elsewhere can see from m_shared alone that the group is done.
     // relaxed: only the count changes hands; the flag below orders the handshake.
@@ -53,12 +63,6 @@ void task_group::block_until_done(bool bounded) {
     // acquire: as in is_done(); the RMW also orders the flag with child_done()'s RMW.
     std::uint32_t v = m_shared.fetch_or(1, std::memory_order_acquire) | 1U;
     while (((v >> 1) & k_count_mask) != 0) {
-        if (bounded) {
-            // A waiting worker re-scans for stealable work every millisecond.
-            detail::futex_wait_for(m_shared, v, std::chrono::milliseconds{1});
-            v = m_shared.load(std::memory_order_acquire);  // acquire: as in is_done()
-            break;
-        }
         detail::futex_wait(m_shared, v);
         v = m_shared.load(std::memory_order_acquire);  // acquire: as in is_done()
     }

@@ -28,7 +28,7 @@ namespace {
 struct pool_thread_info {
     thread_pool_core* m_core = nullptr;
     std::string m_name;
-    std::uint32_t m_depth = 0;  // items run nested inside a wait (try_run_one)
+    std::uint32_t m_depth = 0;  // items run nested inside a wait (claimed by a waiter)
     bool m_credited = false;    // holds an idle credit it took itself
 };
 
@@ -45,7 +45,6 @@ void report(const char* what, const std::exception_ptr& e) noexcept {
     }
 }
 
-bool hook_try_run_one(void* core) noexcept { return static_cast<thread_pool_core*>(core)->try_run_one(); }
 
 /// Live pools, for the process-exit hook. Never destroyed: the hook may run after
 /// other statics are gone.
@@ -221,8 +220,6 @@ void thread_pool_core::worker_main(std::size_t index) {
     me.m_name = m_prefix + "_" + std::to_string(index);
     tls_pool_thread = &me;
     set_current_thread_name(os_thread_name(m_prefix, index));
-    const wait_hook hook{&hook_try_run_one, this};
-    tls_wait_hook = &hook;
     bool initialized = true;
     if (m_initializer) {
         try {
@@ -236,7 +233,6 @@ void thread_pool_core::worker_main(std::size_t index) {
         worker_loop();
     else
         on_initializer_failure();
-    tls_wait_hook = nullptr;
     tls_pool_thread = nullptr;
 }
 
@@ -364,16 +360,14 @@ void thread_pool_core::join_threads(bool skip_self) noexcept {
     }
 }
 
-bool thread_pool_core::try_run_one() noexcept {
+bool pool_claim_begin(const thread_pool_core* core) noexcept {
     pool_thread_info* me = tls_pool_thread;
-    if (me == nullptr || me->m_core != this || me->m_depth >= k_max_help_depth) return false;
-    pool_item* item = try_pop();
-    if (item == nullptr) return false;
+    if (me == nullptr || me->m_core != core) return false;
     ++me->m_depth;
-    run_popped(item);
-    --me->m_depth;
     return true;
 }
+
+void pool_claim_end() noexcept { --tls_pool_thread->m_depth; }
 
 }  // namespace weft::detail
 

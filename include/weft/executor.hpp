@@ -27,6 +27,12 @@ struct executor_options {
     /// Called with an exception that escaped a posted task and the worker's name.
     /// Empty: print one line on stderr and keep running.
     std::function<void(std::exception_ptr, std::string_view)> unhandled_exception_handler{};
+    /// Stack size of each worker thread in bytes; 0 means the system's default (8 MiB
+    /// on Linux). Each nested wait costs stack (docs/design/scheduler.md, "Stack").
+    std::size_t stack_size = 0;
+    /// Spare workers that may run at once while workers are blocked in waits (so that
+    /// `workers` threads stay runnable). At the cap, a waiter blocks without a spare.
+    std::size_t max_spare_workers = 256;
 };
 
 /// Counters of one worker, as returned by executor::stats().
@@ -37,6 +43,9 @@ struct worker_stats {
     std::uint64_t steal_attempts = 0;  // steal() calls on other workers' deques
     std::uint64_t parks = 0;           // times the worker went to sleep
     std::uint64_t injected = 0;        // tasks taken from the injection queue
+    std::uint64_t blocked = 0;         // waits (and this_worker::blocking calls) that blocked
+    std::uint64_t spares_started = 0;  // spare workers started when this worker blocked
+    bool spare = false;                // a spare worker (index >= worker_count())
 };
 
 /// A pool of worker threads with per-worker work-stealing deques.
@@ -72,10 +81,17 @@ public:
     /// True once shutdown() has begun.
     bool is_shut_down() const noexcept { return m_sched->is_shut_down(); }
 
-    /// Number of worker threads.
+    /// Number of worker threads (the parallelism; spares are not counted).
     std::size_t worker_count() const noexcept { return m_sched->worker_count(); }
 
-    /// A snapshot of every worker's counters (approximate while tasks run).
+    /// Worker threads alive now, spares included.
+    std::size_t live_thread_count() const noexcept { return m_sched->live_threads(); }
+
+    /// Times a blocked worker found max_spare_workers spares already running.
+    std::uint64_t spare_cap_hits() const noexcept { return m_sched->spare_cap_hits(); }
+
+    /// A snapshot of every worker's counters (approximate while tasks run); spare
+    /// workers follow the workers, with index >= worker_count().
     std::vector<worker_stats> stats() const { return m_sched->stats(); }
 
     /// Not API: the scheduler, for weft's own headers.

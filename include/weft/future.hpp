@@ -316,7 +316,7 @@ auto async(executor& ex, F&& f, Args&&... args) {
     using state_type = detail::async_state<result_type, fn_type, std::decay_t<Args>...>;
     auto* s = new state_type(&sched, std::forward<F>(f), std::forward<Args>(args)...);
     try {
-        detail::schedule_task(s->sched(), s);
+        detail::schedule_task(sched, s);
     } catch (...) {
         delete s;  // never queued: we hold both references
         throw;
@@ -346,7 +346,7 @@ auto future<T>::attach(detail::scheduler* sched, detail::state_ptr<detail::share
     if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::future::then: empty callable");
     detail::shared_state<T>& up = *input;
     // Two references: the returned future's, and the work's (dropped once it has run).
-    auto* s = new state_type(sched != nullptr ? sched : up.sched(), std::move(input), std::forward<F>(f));
+    auto* s = new state_type(sched, std::move(input), std::forward<F>(f));
     detail::state_ptr<detail::shared_state<out>> result{s};
     up.add_continuation(s);
     return detail::future_access::make<out>(std::move(result));

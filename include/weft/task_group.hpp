@@ -24,8 +24,10 @@ namespace weft {
 ///
 /// Thread safety: run() is thread-safe (children may add siblings); wait() must be
 /// called by the thread that created the group. wait() on one of the executor's workers
-/// runs other tasks until the group is done, so nested waits never deadlock; on any
-/// other thread it blocks. The first exception a task throws is rethrown by wait(); the
+/// runs the group's own unstarted children from the top of its deque and nothing else;
+/// when none is left there it blocks, and a spare worker keeps the executor's
+/// parallelism meanwhile (docs/design/scheduler.md, "Waiting"). On any other thread it
+/// blocks. The first exception a task throws is rethrown by wait(); the
 /// later ones are passed to the executor's unhandled-exception handler and counted.
 class task_group {
 public:
@@ -91,7 +93,7 @@ private:
     static constexpr std::uint32_t k_count_mask = 0x7fff'ffffU;
 
     void wait_slow();
-    void block_until_done(bool bounded);
+    void block_until_done();
     void uncount(bool by_owner) noexcept;
     void rethrow_if_failed();
 
@@ -135,7 +137,9 @@ void task_group::run(F&& f) {
                 run_inline(f);
                 return;
             }
-            m_sched->spawn(*w, detail::make_task<task_body>(ctx, this, std::forward<F>(f)));
+            detail::task_base* t = detail::make_task<task_body>(ctx, this, std::forward<F>(f));
+            t->m_next = reinterpret_cast<detail::task_base*>(this);  // the tag wait() knows its children by
+            m_sched->spawn(*w, t);
             return;
         }
         m_sched->inject<task_body>(ctx, this, std::forward<F>(f));

@@ -89,6 +89,11 @@ public:
 
     /// Waits until fired or `deadline` passes.
     void wait(std::optional<wait_clock::time_point> deadline) {
+        {
+            std::lock_guard lock{m_mutex};
+            if (m_fired) return;
+        }
+        const block_scope blocked;  // a worker keeps its executor's parallelism meanwhile
         std::unique_lock lock{m_mutex};
         if (!deadline || *deadline == wait_clock::time_point::max())
             m_cv.wait(lock, [this] { return m_fired; });
@@ -215,8 +220,13 @@ private:
     }
 
     void take_finished() {
-        std::unique_lock lock{m_shared->m_mutex};
         const auto any = [this] { return !m_shared->m_finished.empty(); };
+        std::optional<detail::block_scope> blocked;
+        {
+            std::lock_guard lock{m_shared->m_mutex};
+            if (!any()) blocked.emplace();  // a worker keeps its executor's parallelism meanwhile
+        }
+        std::unique_lock lock{m_shared->m_mutex};
         if (!m_deadline || *m_deadline == detail::wait_clock::time_point::max()) {
             m_shared->m_cv.wait(lock, any);
         } else if (!m_shared->m_cv.wait_until(lock, *m_deadline, any)) {

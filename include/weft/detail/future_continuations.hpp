@@ -206,6 +206,7 @@ public:
     template <class G>
     then_state(scheduler* s, state_ptr<shared_state<T>> input, G&& f)
         : shared_state<Out>(s, 2), m_input{std::move(input)}, m_fn{std::in_place, std::forward<G>(f)} {
+        if (s == nullptr) this->inherit_scheduler(*m_input);  // then() without an executor
         continuation::m_run = &on_input_done;
         task_base::m_invoke = &invoke;
     }
@@ -224,7 +225,7 @@ private:
             return;
         }
         try {
-            schedule_task(self->sched(), static_cast<task_base*>(self));
+            schedule_task(self->sched_id(), static_cast<task_base*>(self));
         } catch (...) {
             self->try_fail(std::current_exception());  // e.g. the executor shut down
             self->finish();
@@ -290,14 +291,33 @@ public:
         task_base::m_invoke = &invoke;  // two references: the future's and the task's
     }
 
+    /// A worker of this state's executor that waits for it runs it here if nobody has
+    /// started it; the queued task then finds it started and only drops its reference.
+    bool try_claim() noexcept override {
+        worker* w = current_worker();
+        if (w == nullptr || w->m_sched->id() != this->sched_id()) return false;
+        if (this->try_start() != start_result::started) return false;
+        ++w->m_depth;  // nested in a wait: its continuations do not take the next-task slot
+        run_call();
+        --w->m_depth;
+        return true;
+    }
+
 private:
     static void invoke(task_base* t) noexcept {
         auto* self = static_cast<async_state*>(t);
-        if (self->try_start() == start_result::started) {
-            std::apply([self](auto&&... a) { invoke_as_runner<R>(*self, std::move(a)...); }, std::move(*self->m_call));
+        switch (self->try_start()) {
+            case start_result::started: self->run_call(); break;
+            case start_result::cancelled: self->m_call.reset(); break;  // nobody else touches it
+            case start_result::unexpected: break;  // claimed by a waiter, which owns m_call
         }
-        self->m_call.reset();
         self->release();
+    }
+
+    /// Only by the thread that won try_start().
+    void run_call() noexcept {
+        std::apply([this](auto&&... a) { invoke_as_runner<R>(*this, std::move(a)...); }, std::move(*m_call));
+        m_call.reset();
     }
 
     std::optional<std::tuple<F, Args...>> m_call;

@@ -33,9 +33,20 @@ template <class R, class F, class... Args>
 class pool_task final : public shared_state<R>, public pool_item {
 public:
     template <class G, class... A>
-    explicit pool_task(G&& fn, A&&... args)
-        : shared_state<R>(nullptr, 2), m_fn(std::forward<G>(fn)), m_args(std::forward<A>(args)...) {
+    explicit pool_task(const thread_pool_core* core, G&& fn, A&&... args)
+        : shared_state<R>(nullptr, 2), m_core{core}, m_fn(std::forward<G>(fn)), m_args(std::forward<A>(args)...) {
         m_op = &operate;  // two references: the future's and the queue's
+    }
+
+    /// A thread of this pool that waits for this item while it is still queued runs it
+    /// itself (so result() inside a task cannot wait for a thread it occupies); the
+    /// queue's entry then finds it started and only drops its reference.
+    bool try_claim() noexcept override {
+        if (!pool_claim_begin(m_core)) return false;
+        const bool started = this->try_start() == start_result::started;
+        if (started) run_started();
+        pool_claim_end();
+        return started;
     }
 
 private:
@@ -60,6 +71,10 @@ private:
         // only on pending, shutdown drains only what is still queued), so the runner
         // publishes without the CAS to `completing`.
         if (this->try_start() != start_result::started) return;
+        run_started();
+    }
+
+    void run_started() noexcept {
         try {
             if constexpr (std::is_void_v<R>) {
                 std::apply([this](auto&... a) { std::invoke(std::move(m_fn), std::move(a)...); }, m_args);
@@ -77,6 +92,7 @@ private:
         }
     }
 
+    const thread_pool_core* m_core;
     F m_fn;
     std::tuple<Args...> m_args;
 };
@@ -90,7 +106,7 @@ future<pool_result_t<F, Args...>> pool_submit(thread_pool_core& core, F&& fn, Ar
     using result_type = pool_result_t<F, Args...>;
     if (is_empty_callable(fn)) throw std::invalid_argument("weft::thread_pool_executor::submit: empty callable");
     using task_type = pool_task<result_type, fn_type, std::decay_t<Args>...>;
-    auto* task = new task_type(std::forward<F>(fn), std::forward<Args>(args)...);
+    auto* task = new task_type(&core, std::forward<F>(fn), std::forward<Args>(args)...);
     try {
         core.submit(task);
     } catch (...) {

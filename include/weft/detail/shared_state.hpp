@@ -40,15 +40,6 @@ inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanosec
 /// chain completing on one thread cannot overflow its stack.
 inline constexpr std::uint32_t k_max_inline_depth = 64;
 
-/// The calling thread's inline continuations: nesting depth and the deferred FIFO
-/// (linked through task_base::m_next, unused while a task is not in a free list).
-struct inline_trampoline {
-    std::uint32_t m_depth = 0;
-    task_base* m_head = nullptr;
-    task_base* m_tail = nullptr;
-};
-inline constinit thread_local inline_trampoline tls_trampoline{};
-
 /// True while an async or continuation task completes its state as its very last act:
 /// continuations scheduled then may take the worker's next-task slot.
 inline constinit thread_local bool tls_completing_at_task_end = false;
@@ -74,15 +65,6 @@ struct continuation {
     run_fn m_run = nullptr;
 };
 
-/// A way for a thread that blocks on a future to run other work meanwhile (the
-/// thread_pool_executor's threads install one). `try_run_one` runs one queued item and
-/// returns true, or returns false at once when there is none.
-struct wait_hook {
-    bool (*m_try_run_one)(void* context) noexcept = nullptr;
-    void* m_context = nullptr;
-};
-inline constinit thread_local const wait_hook* tls_wait_hook = nullptr;
-
 /// Tags for states made already done: with a value, or with an exception.
 struct ready_tag {};
 struct failed_tag {};
@@ -91,7 +73,8 @@ class state_base {
 public:
     state_base() = default;
     /// A pending state with `refs` references and continuations scheduled on `s`.
-    explicit state_base(scheduler* s, std::uint32_t refs = 1) noexcept : m_refs{refs}, m_sched{s} {}
+    explicit state_base(scheduler* s, std::uint32_t refs = 1) noexcept
+        : m_refs{refs}, m_sched_id{s != nullptr ? s->id() : 0} {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
     virtual ~state_base();
@@ -159,12 +142,16 @@ public:
         if (!m_continuations.push(c)) c->m_run(c, *this);
     }
 
-    /// Waits until done: helps on a worker, blocks elsewhere.
+    /// Waits until done. Runs only what it awaits: the state's own task, if nobody has
+    /// started it (try_claim); otherwise blocks (a worker keeps its executor's
+    /// parallelism meanwhile: block_scope).
     void wait();
-    /// As wait(), giving up after `timeout` (<= 0: just checks). True if done.
+    /// As wait(), giving up after `timeout` (<= 0: just checks); runs no task at all.
+    /// True if done.
     bool wait_for(std::chrono::nanoseconds timeout);
 
-    scheduler* sched() const noexcept { return m_sched; }
+    /// The id of the scheduler continuations run on (0: none; see scheduler::id()).
+    std::uint64_t sched_id() const noexcept { return m_sched_id; }
 
     /// Reports an exception thrown by a done-callback (Python logs it and goes on).
     void report_callback_exception(std::exception_ptr e) const noexcept;
@@ -172,7 +159,12 @@ public:
 protected:
     /// A state made already done (one reference, nobody else sees it yet).
     state_base(scheduler* s, future_phase done) noexcept
-        : m_word{done}, m_continuations{std::true_type{}}, m_sched{s} {}
+        : m_word{done}, m_continuations{std::true_type{}}, m_sched_id{s != nullptr ? s->id() : 0} {}
+
+    /// Runs the task that completes this state on the calling thread, if nobody has
+    /// started it and the calling thread may run it (a worker of its executor, a thread
+    /// of its pool). True if it ran it.
+    virtual bool try_claim() noexcept { return false; }
 
     /// complete() by the runner of an async or continuation task, its last act: when
     /// that task runs as a task of its own (not nested in an inline continuation), the
@@ -188,6 +180,9 @@ protected:
         run_continuations();
     }
     bool begin_complete() noexcept { return m_word.try_begin_complete(); }
+    /// Continuations of this state's dependants run where `other`'s would (then() on a
+    /// future without an executor of its own).
+    void inherit_scheduler(const state_base& other) noexcept { m_sched_id = other.m_sched_id; }
     void set_error(std::exception_ptr e) noexcept { m_error = std::move(e); }
 
 private:
@@ -199,13 +194,12 @@ private:
             c = next;
         }
     }
-    bool help_until_done(std::chrono::steady_clock::time_point deadline, bool bounded);
 
     std::atomic<std::uint32_t> m_refs{1};
     state_word<> m_word;
     continuation_list<continuation> m_continuations;
     std::exception_ptr m_error;
-    scheduler* m_sched = nullptr;
+    std::uint64_t m_sched_id = 0;
 };
 
 /// The shared state of a future<T>: adds the value.
@@ -312,7 +306,8 @@ private:
 };
 
 /// Runs task `t` on this thread now, or, when already nested k_max_inline_depth deep,
-/// after the outermost inline run on this thread has finished. Owner-only (per thread).
+/// after the outermost inline run on this thread has finished (or before this thread
+/// blocks in a wait, whichever comes first: block_scope). Owner-only (per thread).
 inline void run_inline(task_base* t) noexcept {
     inline_trampoline& r = tls_trampoline;
     if (r.m_depth >= k_max_inline_depth) {
@@ -324,36 +319,41 @@ inline void run_inline(task_base* t) noexcept {
     ++r.m_depth;
     t->m_invoke(t);
     --r.m_depth;
-    if (r.m_depth != 0) return;
-    while (task_base* next = r.m_head) {
-        r.m_head = next->m_next;
-        if (r.m_head == nullptr) r.m_tail = nullptr;
-        ++r.m_depth;
-        next->m_invoke(next);
-        --r.m_depth;
-    }
+    if (r.m_depth == 0) drain_trampoline();
 }
 
-/// Schedules task `t` on `s` (or, if null, on the calling worker's scheduler); with
-/// neither, runs it on this thread (run_inline). Throws executor_shutdown_error if `s`
-/// no longer accepts it.
-inline void schedule_task(scheduler* s, task_base* t) {
+/// Schedules task `t` on scheduler `s`: on the calling worker's deque (or its next-task
+/// slot, when a task the worker loop runs completes as its last act), else through the
+/// injection queue. Throws executor_shutdown_error if `s` no longer accepts it.
+inline void schedule_task(scheduler& s, task_base* t) {
+    if (worker* w = s.local_worker(this_context())) {
+        if (tls_completing_at_task_end && w->m_depth == 0)
+            s.spawn_next(*w, t);
+        else
+            s.spawn(*w, t);
+        return;
+    }
+    s.inject_task(t);
+}
+
+/// Schedules task `t` on the scheduler with id `id` (0: the calling worker's, or, off
+/// any worker, runs it on this thread: run_inline). Throws executor_shutdown_error if
+/// that scheduler no longer accepts it or no longer exists.
+inline void schedule_task(std::uint64_t id, task_base* t) {
     thread_context& ctx = this_context();
-    if (s == nullptr) {
-        if (ctx.m_worker == nullptr) {
+    worker* w = ctx.m_worker;
+    if (id == 0) {
+        if (w == nullptr) {
             run_inline(t);
             return;
         }
-        s = ctx.m_worker->m_sched;
+        id = w->m_sched->id();
     }
-    if (worker* w = s->local_worker(ctx)) {
-        if (tls_completing_at_task_end)
-            s->spawn_next(*w, t);
-        else
-            s->spawn(*w, t);
+    if (w != nullptr && w->m_sched->id() == id) {
+        schedule_task(*w->m_sched, t);
         return;
     }
-    s->inject_task(t);
+    inject_by_id(id, t);
 }
 
 }  // namespace weft::detail

@@ -29,7 +29,9 @@ struct task_base {
     /// Runs the callable, destroys it and releases the node. Never throws.
     using invoke_fn = void (*)(task_base*) noexcept;
     invoke_fn m_invoke = nullptr;
-    task_base* m_next = nullptr;  // free-list link while the node is free
+    // Free-list link while the node is free; while it is queued, a tag saying whose it
+    // is (a task_group's child carries the group's address; other tasks null).
+    task_base* m_next = nullptr;
 };
 
 inline constexpr std::size_t k_node_sizes[] = {64, 128};

@@ -102,13 +102,6 @@ public:
     bool is_shut_down() const noexcept;
     bool is_broken() const noexcept;
 
-    /// Runs one queued item on the calling thread (a pool thread waiting on a future);
-    /// false if none was queued or the nesting limit is reached.
-    bool try_run_one() noexcept;
-
-    /// Nested runs of try_run_one() allowed on one thread (bounds the stack).
-    static constexpr std::uint32_t k_max_help_depth = 64;
-
 private:
     // m_state: bit 0 broken, bit 1 shut down, bit 2 process exit; bits 3..: submitters
     // between their reservation and their release.
@@ -154,6 +147,12 @@ private:
     std::vector<std::thread> m_threads;
     std::vector<std::thread::id> m_thread_ids;
 };
+
+/// A thread of `core` that waits for one of its queued items runs it itself (the item is
+/// claimed through its future's state word): pool_claim_begin() returns false off
+/// `core`'s threads; otherwise the run is nested until pool_claim_end().
+bool pool_claim_begin(const thread_pool_core* core) noexcept;
+void pool_claim_end() noexcept;
 
 /// The full name of the calling pool thread (`<prefix>_<i>`), or "" off a pool thread.
 std::string_view current_pool_thread_name() noexcept;
