@@ -18,7 +18,10 @@ void blocking_leave(void* scope) noexcept;
 
 namespace weft::this_worker {
 
-/// The calling worker's index in its executor, or nullopt off a worker. Thread-safe.
+/// The calling worker's index in its executor, or nullopt off a worker: below
+/// worker_count() for the workers; spare workers (started while workers block in waits)
+/// have indices from worker_count() up to worker_count() + max_spare_workers - 1.
+/// Thread-safe.
 std::optional<std::size_t> index() noexcept;
 /// The calling worker's thread name (`<prefix>_<i>`), or "" off a worker. Thread-safe.
 std::string_view name() noexcept;
