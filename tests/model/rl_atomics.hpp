@@ -25,12 +25,19 @@
 //     atomicity of the kernel's hash-bucket lock and nothing more (no extra seq_cst
 //     fence), and Relacy's condition variable may wake spuriously, as futex_wait may. A
 //     wake-up that is lost leaves the waiter blocked for good: Relacy reports DEADLOCK
-//     once every thread is blocked or finished.
+//     once every thread is blocked or finished. `wait_for` is the same with Relacy's
+//     timed wait, which Relacy may let time out at any point.
+//   * `heavy_barrier` / `light_barrier`: membarrier(2) by its effect (`rl_membarrier`
+//     below). The light barrier is a compiler barrier, so it has no memory effect of its
+//     own; it marks one of the spots where a heavy barrier's fence may land.
+//     `rl_fallback_atomics` is the policy where membarrier is unavailable: the light
+//     barrier is a seq_cst fence and the heavy one does nothing.
 #pragma once
 
 #include <weft/detail/atomics.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -212,6 +219,66 @@ private:
     rl::atomic<T> m_value;
 };
 
+/// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) by its effect on one other thread, the
+/// *target* (the spawner of a scenario). The kernel interrupts the target wherever it is
+/// and has it execute a full fence before the call returns. Here the caller's
+/// heavy_barrier() posts a request and waits (yielding) until the target has served it,
+/// by executing a seq_cst fence at its next *interrupt point*, or has left. Relacy
+/// orders seq_cst fences by the schedule, so the target's fence falls after the
+/// caller's leading fence and before its trailing one: the caller's stores before the
+/// call are visible to the target's loads after the interrupt point, and the target's
+/// stores before that point to the caller's loads after the call. Those are both halves
+/// of the real effect and nothing more: the request and acknowledgement words are
+/// relaxed and only constrain the schedule.
+///
+/// The interrupt points are the spots that matter to the caller: where the target calls
+/// interrupt_point() and its light barriers (a real interrupt lands at any instruction,
+/// but between two such spots the target does nothing the caller reads). leave() stands
+/// for the target going on with other work for good: it fences once, so that every later
+/// interrupt falls after all it did, and from then on requests need not wait for it.
+/// One target per scenario; a scenario installs it in g_membarrier for its iteration.
+class rl_membarrier {
+public:
+    explicit rl_membarrier(unsigned target) : m_target{target} {}
+
+    /// The target: a spot where a pending interrupt lands. Other threads: no effect.
+    void interrupt_point(const call_site& l = call_site::current()) {
+        if (rl::thread_index() != m_target) return;
+        // relaxed: steers the schedule only; the fence below does the ordering.
+        const std::uint64_t requested = m_requested.load(std::memory_order_relaxed, l);
+        if (requested == m_served_by_target) return;
+        rl::atomic_thread_fence(rl::mo_seq_cst, here(l));  // the interrupt's full fence
+        m_served_by_target = requested;
+        m_served.store(requested, std::memory_order_relaxed, l);  // relaxed: as above
+    }
+
+    /// The target: goes on with other work; every later interrupt lands after this.
+    void leave(const call_site& l = call_site::current()) {
+        rl::atomic_thread_fence(rl::mo_seq_cst, here(l));  // the fence of any later interrupt
+        m_left.store(true, std::memory_order_relaxed, l);  // relaxed: as above
+    }
+
+    /// The caller's wait for its interrupt of the target, between heavy_barrier()'s fences.
+    void expedite(const call_site& l = call_site::current()) {
+        if (rl::thread_index() == m_target) return;  // the call does not interrupt itself
+        // relaxed (all three): as above.
+        const std::uint64_t mine = m_requested.fetch_add(1, std::memory_order_relaxed, l) + 1;
+        while (m_served.load(std::memory_order_relaxed, l) < mine &&
+               !m_left.load(std::memory_order_relaxed, l))
+            rl::yield(1, here(l));
+    }
+
+private:
+    unsigned m_target;
+    std::uint64_t m_served_by_target = 0;  // plain: the target's own copy
+    rl_atomic<std::uint64_t> m_requested{0};
+    rl_atomic<std::uint64_t> m_served{0};
+    rl_atomic<bool> m_left{false};
+};
+
+/// The membarrier model of the running scenario, or null (no thread is a target).
+inline rl_membarrier* g_membarrier = nullptr;
+
 /// The Relacy atomics policy. Stateless.
 struct rl_atomics {
     template <class T>
@@ -219,6 +286,18 @@ struct rl_atomics {
 
     static void thread_fence(std::memory_order order, const call_site& l = call_site::current()) {
         rl::atomic_thread_fence(to_rl(order), here(l));
+    }
+
+    /// membarrier: the system call's entry and return are full fences; in between, the
+    /// target (if any) fences at one of its interrupt points.
+    static void heavy_barrier(const call_site& l = call_site::current()) {
+        rl::atomic_thread_fence(rl::mo_seq_cst, here(l));
+        if (g_membarrier != nullptr) g_membarrier->expedite(l);
+        rl::atomic_thread_fence(rl::mo_seq_cst, here(l));
+    }
+    /// A compiler barrier: no memory effect, but an interrupt point of the target.
+    static void light_barrier(const call_site& l = call_site::current()) {
+        if (g_membarrier != nullptr) g_membarrier->interrupt_point(l);
     }
 
     template <class T>
@@ -245,6 +324,17 @@ struct rl_atomics {
             word.m_cv.wait(word.m_mutex, info);
         word.m_mutex.unlock(info);
     }
+    /// As wait(); Relacy decides when (if ever) the timeout expires.
+    static void wait_for(atomic<std::uint32_t>& word, std::uint32_t expected,
+                         std::chrono::nanoseconds timeout,
+                         const call_site& l = call_site::current()) {
+        const rl::debug_info info = here(l);
+        word.m_mutex.lock(info);
+        // relaxed: as in wait().
+        while (word.load(std::memory_order_relaxed, l) == expected)
+            if (!word.m_cv.wait_for(word.m_mutex, timeout, info)) break;  // timed out
+        word.m_mutex.unlock(info);
+    }
     static void wake_one(atomic<std::uint32_t>& word,
                          const call_site& l = call_site::current()) {
         const rl::debug_info info = here(l);
@@ -262,5 +352,16 @@ struct rl_atomics {
 };
 
 static_assert(weft::detail::atomics_policy<rl_atomics>);
+
+/// The policy where membarrier is unavailable: the light barrier is a seq_cst fence and
+/// the heavy barrier adds nothing to the fence before it. Stateless.
+struct rl_fallback_atomics : rl_atomics {
+    static void heavy_barrier(const call_site& /*l*/ = call_site::current()) {}
+    static void light_barrier(const call_site& l = call_site::current()) {
+        rl::atomic_thread_fence(rl::mo_seq_cst, here(l));
+    }
+};
+
+static_assert(weft::detail::atomics_policy<rl_fallback_atomics>);
 
 }  // namespace weft::model

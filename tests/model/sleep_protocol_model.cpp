@@ -35,9 +35,34 @@
 //                workers leave when stopped and out of work.
 // after() checks: every item run exactly once, every count back to zero. A worker left
 // asleep is a DEADLOCK (reported by Relacy when every thread is blocked or finished).
+//
+// The spawn path (a protocol with spawn_wake::asymmetric_fence, as the scheduler's):
+//
+//   spawner (a worker inside a long task)   worker (search_or_park, stealing)
+//   -------------------------------------   ---------------------------------
+//   [interrupt point]                       loop: begin_search(); steal()
+//   write the child's payload                 found: end_search() (+ notify_one if
+//   deque.push(child)   (the shipping deque)         last and work visible); run it;
+//   notify_after_spawn(): L, loads, notify           done = 1; notify_all(); exit
+//   leave: goes on with its task for good     none:  end_search();
+//          and never pops the child                  park(!deque.empty() || done)
+//
+// The deque is the shipping work_stealing_deque (push: relaxed slot store, release store
+// of bottom; the re-check is empty_estimate(), as in scheduler::has_visible_work). The
+// spawner never runs the child itself, so a lost wake-up leaves the worker asleep for
+// good: DEADLOCK. The heavy barrier is modelled by its effect (rl_membarrier in
+// rl_atomics.hpp): the spawner is the target, whose interrupt points are before the
+// push, at L (between the push and the loads) and at leave (after the loads).
+//   spawn           1 spawner, 1 worker (context bound 3, and 200 000 random schedules)
+//   spawn_two_workers  1 spawner, 2 workers: two parkers, two heavy barriers, and a
+//                   searcher that the spawner may see (context bound 2, random)
+//   spawn_fallback  1 spawner, 1 worker, with rl_fallback_atomics (membarrier refused:
+//                   L is a seq_cst fence, no heavy barrier) (context bound 4)
 #include <weft/detail/sleep_protocol.hpp>
+#include <weft/detail/work_stealing_deque.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "model_runner.hpp"
 
@@ -45,6 +70,8 @@ namespace weft::model {
 namespace {
 
 using weft::detail::sleep_fault;
+using weft::detail::spawn_wake;
+using weft::detail::steal_status;
 
 constexpr std::uint32_t k_items = 2;
 constexpr std::uint64_t k_stop_bit = 1;
@@ -54,7 +81,7 @@ struct sleep_test
     : rl::test_suite<sleep_test<Fault, Workers, Producers, Shutdown>, Workers + Producers> {
     static_assert(k_items % Producers == 0);
     static_assert(!Shutdown || Producers == 1, "posting after shutdown is rejected");
-    using protocol_t = weft::detail::sleep_protocol<rl_atomics, Fault>;
+    using protocol_t = weft::detail::sleep_protocol<rl_atomics, spawn_wake::none, Fault>;
 
     protocol_t m_sleep;
     rl_atomic<std::uint64_t> m_inject_state{0};
@@ -143,6 +170,93 @@ struct sleep_test
     }
 };
 
+template <class Atomics, sleep_fault Fault, unsigned Workers>
+struct spawn_test : rl::test_suite<spawn_test<Atomics, Fault, Workers>, 1 + Workers> {
+    using protocol_t = weft::detail::sleep_protocol<Atomics, spawn_wake::asymmetric_fence, Fault>;
+    using deque_t = weft::detail::work_stealing_deque<int, Atomics>;
+    static constexpr unsigned k_spawner = 0;
+    static constexpr int k_child = 1;
+    static constexpr int k_payload = 42;
+
+    protocol_t m_sleep;
+    deque_t* m_deque = nullptr;
+    rl_membarrier m_membarrier{k_spawner};
+    rl_atomic<std::uint32_t> m_done{0};  // as the scheduler's stop bit: the child has run
+    rl::var<int> m_payload;              // the child's data, written before the push
+    std::uint32_t m_run = 0;             // plain: the checker's own state
+
+    void before() {
+        m_deque = new deque_t{2};  // over-aligned: untracked; its ring is tracked
+        m_payload($) = 0;
+        // Only where membarrier works: the fallback has no heavy barrier to model. Set on
+        // every iteration: a failed one ends without after().
+        g_membarrier = std::is_same_v<Atomics, rl_atomics> ? &m_membarrier : nullptr;
+    }
+
+    void after() {
+        g_membarrier = nullptr;
+        RL_ASSERT(m_run == 1);  // the child ran exactly once
+        RL_ASSERT(m_deque->size_estimate() == 0);
+        RL_ASSERT(m_sleep.waiters() == 0);
+        RL_ASSERT(m_sleep.searching() == 0);
+        delete m_deque;
+    }
+
+    // As scheduler::has_visible_work / stop_requested.
+    bool has_visible_work() const { return !m_deque->empty_estimate(); }
+    bool done() const {
+        // seq_cst: as scheduler::stop_requested; read by park()'s re-check after F2.
+        return m_done.load(std::memory_order_seq_cst) != 0;
+    }
+
+    void interrupt_point() {
+        if (g_membarrier != nullptr) g_membarrier->interrupt_point();
+    }
+
+    void spawner() {
+        interrupt_point();  // a heavy barrier's fence may land before the push
+        m_payload($) = k_payload;
+        m_deque->push(k_child);  // as scheduler::spawn
+        m_sleep.notify_after_spawn();
+        // The task goes on (it never pops the child); any later fence lands after this.
+        if (g_membarrier != nullptr) g_membarrier->leave();
+    }
+
+    void run_child(int child) {
+        RL_ASSERT(child == k_child);
+        RL_ASSERT(m_payload($) == k_payload);  // published by push()'s release store
+        ++m_run;
+        RL_ASSERT(m_run == 1);
+        // seq_cst: as scheduler::stop_and_join's stop bit, read by park()'s re-check.
+        m_done.store(1, std::memory_order_seq_cst);
+        m_sleep.notify_all();
+    }
+
+    // As scheduler::search_or_park with one search round of one steal_sweep.
+    void worker() {
+        for (;;) {
+            m_sleep.begin_search();
+            const auto r = m_deque->steal();
+            if (r.status == steal_status::success) {
+                if (m_sleep.end_search() && has_visible_work()) m_sleep.notify_one();
+                run_child(r.value);
+                return;
+            }
+            rl::yield(1, $);  // spin_backoff
+            m_sleep.end_search();
+            m_sleep.park([this] { return has_visible_work() || done(); });
+            if (done()) return;
+        }
+    }
+
+    void thread(unsigned index) {
+        if (index == k_spawner)
+            spawner();
+        else
+            worker();
+    }
+};
+
 // Search budgets: a few seconds each on a 2-core box. The context-bound searches are
 // exhaustive up to that many preemptions; the random one samples deeper interleavings.
 constexpr search_config k_bound2{rl::sched_bound, 0, 2};
@@ -155,12 +269,23 @@ std::vector<scenario> scenarios() {
     using one_worker = sleep_test<Fault, 1, 1, false>;
     using two_producers = sleep_test<Fault, 1, 2, false>;
     using two_workers = sleep_test<Fault, 2, 1, true>;
+    using spawn = spawn_test<rl_atomics, Fault, 1>;
+    using spawn_two_workers = spawn_test<rl_atomics, Fault, 2>;
+    using spawn_fallback = spawn_test<rl_fallback_atomics, Fault, 1>;
     return {
         {"one_worker", [] { return simulate_scenario<one_worker>("one_worker", k_bound4); }},
         {"two_producers",
          [] { return simulate_scenario<two_producers>("two_producers", k_bound3); }},
         {"two_workers", [] { return simulate_scenario<two_workers>("two_workers", k_bound2); }},
         {"two_workers", [] { return simulate_scenario<two_workers>("two_workers", k_random); }},
+        {"spawn", [] { return simulate_scenario<spawn>("spawn", k_bound3); }},
+        {"spawn", [] { return simulate_scenario<spawn>("spawn", k_random); }},
+        {"spawn_two_workers",
+         [] { return simulate_scenario<spawn_two_workers>("spawn_two_workers", k_bound2); }},
+        {"spawn_two_workers",
+         [] { return simulate_scenario<spawn_two_workers>("spawn_two_workers", k_random); }},
+        {"spawn_fallback",
+         [] { return simulate_scenario<spawn_fallback>("spawn_fallback", k_bound4); }},
     };
 }
 
@@ -174,6 +299,7 @@ int main(int argc, char** argv) {
         {"none", false, scenarios<sleep_fault::none>()},
         {"acq_rel_dekker", true, scenarios<sleep_fault::acq_rel_dekker>()},
         {"no_recheck", true, scenarios<sleep_fault::no_recheck>()},
+        {"no_spawn_barrier", true, scenarios<sleep_fault::no_spawn_barrier>()},
     };
     return run_model_main("sleep_protocol", variants, argc, argv);
 }

@@ -4,6 +4,15 @@
 // very code that ships can also be compiled against Relacy's `rl::atomic` in
 // tests/model/. The library uses `std_atomics`; a model supplies its own policy with
 // the same members.
+//
+// The asymmetric fence (heavy_barrier / light_barrier) lets a rare path pay for a Dekker
+// pair whose other side is hot: the rare side issues membarrier(2) with
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED, which makes every running thread of the process
+// execute a full fence at whatever instruction it is at; the hot side then needs only a
+// compiler barrier, so that its store and its loads stay in program order around wherever
+// that fence lands. Where the kernel refuses membarrier (ENOSYS, EPERM under seccomp,
+// EINVAL), the light side becomes a seq_cst fence and the heavy side does nothing more.
+// Used by sleep_protocol's spawn path (docs/design/scheduler.md, "Waking on spawn").
 #pragma once
 
 #include <atomic>
@@ -17,9 +26,13 @@ namespace weft::detail {
 /// The members a policy provides. Thread-safety: stateless.
 template <class P>
 concept atomics_policy = requires(typename P::template atomic<std::uint32_t>& word,
-                                  std::uint32_t value, std::memory_order order) {
+                                  std::uint32_t value, std::memory_order order,
+                                  std::chrono::nanoseconds timeout) {
     P::thread_fence(order);
+    P::heavy_barrier();
+    P::light_barrier();
     P::wait(word, value);
+    P::wait_for(word, value, timeout);
     P::wake_one(word);
     P::wake_all(word);
 };
@@ -32,6 +45,20 @@ void futex_wait_for(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 
+/// Registers the process for the asymmetric fence (MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED),
+/// or selects the fallback if the kernel refuses. Decided once per process; later calls
+/// return at once. Call it before starting any thread that uses the heavy or light
+/// barrier (scheduler's constructor does). Thread-safe.
+void register_asymmetric_fence() noexcept;
+/// Whether the light barrier is a real fence because membarrier is unavailable (also
+/// true before registration). Thread-safe.
+bool asymmetric_fence_is_fallback() noexcept;
+/// The heavy side: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), nothing in the fallback.
+/// Thread-safe.
+void asymmetric_fence_heavy() noexcept;
+/// Set once by register_asymmetric_fence(); true until then. Read by the light barrier.
+extern std::atomic<bool> g_asymmetric_fence_fallback;
+
 /// The shipping policy: std::atomic and the operating system's futex.
 struct std_atomics {
     template <class T>
@@ -39,6 +66,26 @@ struct std_atomics {
 
     static void thread_fence(std::memory_order order) noexcept {
         std::atomic_thread_fence(order);
+    }
+
+    /// The rare side of an asymmetric fence: every other running thread of the process
+    /// executes a full fence somewhere in its instruction stream before this returns.
+    static void heavy_barrier() noexcept { asymmetric_fence_heavy(); }
+
+    /// The hot side of an asymmetric fence: a compiler barrier, or a seq_cst fence in
+    /// the fallback. Pairs with heavy_barrier() as a seq_cst fence pairs with another.
+    static void light_barrier() noexcept {
+        // relaxed: written once, by register_asymmetric_fence(), before any thread that
+        // calls this was started (thread creation orders the write before this load).
+        if (g_asymmetric_fence_fallback.load(std::memory_order_relaxed)) [[unlikely]]
+            // seq_cst: in the fallback, the Dekker partner of the fence that precedes
+            // heavy_barrier() on the rare side.
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            // seq_cst (compiler only): keeps the caller's earlier stores and later loads
+            // in program order, so heavy_barrier()'s fence falls wholly before, between
+            // or after them.
+            std::atomic_signal_fence(std::memory_order_seq_cst);
     }
 
     /// Arrays of atomics for the deque's rings; a model tracks these to catch
@@ -54,6 +101,22 @@ struct std_atomics {
 
     static void wait(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
         futex_wait(word, expected);
+    }
+    /// As wait(), giving up after `timeout`: returns once `word != expected` or the time
+    /// is up, riding out the futex's spurious returns in between.
+    static void wait_for(atomic<std::uint32_t>& word, std::uint32_t expected,
+                         std::chrono::nanoseconds timeout) noexcept {
+        using std::chrono::nanoseconds;
+        using clock = std::chrono::steady_clock;
+        if (timeout <= nanoseconds::zero()) return;
+        const clock::time_point start = clock::now();
+        // relaxed: only decides whether to block again; callers re-load with acquire.
+        while (word.load(std::memory_order_relaxed) == expected) {
+            // No overflow: timeout > 0 and the elapsed time is >= 0.
+            const nanoseconds left = timeout - (clock::now() - start);
+            if (left <= nanoseconds::zero()) return;
+            futex_wait_for(word, expected, left);
+        }
     }
     static void wake_one(atomic<std::uint32_t>& word) noexcept { futex_wake_one(word); }
     static void wake_all(atomic<std::uint32_t>& word) noexcept { futex_wake_all(word); }
