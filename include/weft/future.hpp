@@ -1,10 +1,12 @@
 // weft — futures, promises, continuations and async.
 //
 // A weft::future<T> is a cheap copyable handle to one shared state (like Python's
-// Future, compared by identity). get() may be called any number of times. Waiting on one
-// of an executor's workers runs other tasks until the future is done; on any other
-// thread it blocks. See docs/api/futures.md for where continuations run and how errors
-// and cancellation flow.
+// Future, compared by identity). get() may be called any number of times. A wait runs
+// only what it awaits: an untimed wait runs the awaited async task itself if nobody has
+// started it (on a worker of its executor; on a pool thread, a still-queued item of that
+// pool), a timed wait runs nothing; otherwise the waiter blocks, and a blocked worker's
+// executor keeps its parallelism with a spare worker. See docs/api/futures.md for where
+// continuations run and how errors and cancellation flow.
 #pragma once
 
 #include <weft/detail/future_continuations.hpp>
@@ -64,10 +66,12 @@ public:
         if constexpr (!std::is_void_v<T>) return s.value();
     }
 
-    /// Waits until done. On a worker, runs other tasks meanwhile.
+    /// Waits until done: runs the awaited task itself if nobody has started it and this
+    /// thread may (see the file comment), otherwise blocks.
     void wait() const { state().wait(); }
 
-    /// Waits at most `timeout` (zero or negative: just checks; duration::max(): forever).
+    /// Waits at most `timeout` (zero or negative: just checks; duration::max(): forever,
+    /// as wait()). A finite timeout runs no task: it blocks until done or timed out.
     template <class Rep, class Period>
     std::future_status wait_for(const std::chrono::duration<Rep, Period>& timeout) const {
         return state().wait_for(detail::saturating_ns(timeout)) ? std::future_status::ready

@@ -1,4 +1,4 @@
-// weft — fork-join: a group of tasks and a wait() that helps.
+// weft — fork-join: a group of tasks and a wait() that runs only its own children.
 //
 // Counting. The thread that creates the group (its owner) counts the children it spawns
 // and the ones it runs itself in a plain field, m_local; only children that finish on

@@ -64,7 +64,7 @@ inline constexpr const char* k_broken_initializer_message =
 
 /// Called by an item between computing its result and publishing it: a pool thread
 /// about to become idle takes its idle credit now (see the file comment). No-op off a
-/// pool thread or inside a nested (helping) run.
+/// pool thread or inside a nested run (an item claimed by a waiting call).
 void pool_thread_finishing() noexcept;
 
 class thread_pool_core {
