@@ -127,6 +127,7 @@ scheduler::scheduler(executor& owner, const executor_options& options)
       m_stack_size{options.stack_size},
       m_prefix{options.thread_name_prefix},
       m_handler{options.unhandled_exception_handler} {
+    register_asymmetric_fence();  // before any worker can spawn or park
     std::size_t n = options.workers;
     if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
     m_parallelism = n;
@@ -259,16 +260,19 @@ task_base* scheduler::search_or_park(worker& w) {
             if (t != nullptr) {
                 // The last searcher to find work wakes a replacement if more is visible,
                 // so a burst of submissions fans out without a thundering herd.
-                if (m_sleep.end_search() && has_visible_work()) m_sleep.notify_one();
+                m_sleep.end_search_found([this] { return has_visible_work(); });
                 return t;
             }
             spin_backoff(static_cast<std::uint32_t>(round));
         }
         m_sleep.end_search();
         if (w.m_spare && try_retire(w)) return nullptr;
-        const bool slept = m_sleep.park([this] { return has_visible_work() || stop_requested(); },
-                                        [&w] { w.m_parks.add(); });
-        (void)slept;
+        const auto has_work = [this] { return has_visible_work() || stop_requested(); };
+        const auto on_sleep = [&w] { w.m_parks.add(); };
+        if (w.m_spare)
+            m_sleep.park_for(has_work, on_sleep, k_spare_idle);  // then search again, maybe retire
+        else
+            m_sleep.park(has_work, on_sleep);
         if (stop_requested() && !has_visible_work()) return nullptr;
     }
 }

@@ -26,6 +26,7 @@
 #include <boost/lockfree/queue.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -146,8 +147,7 @@ public:
     /// Pushes a task made on this scheduler's worker `w` onto its own deque.
     void spawn(worker& w, task_base* t) {
         w.m_deque.push(t);
-        if (m_sleep.sleepers_hint()) [[unlikely]]
-            m_sleep.notify_one();
+        m_sleep.notify_after_spawn();  // right after the push: it starts with the light barrier
     }
 
     /// Makes `t` the next task worker `w` runs, bypassing its deque (no fence, no
@@ -241,6 +241,8 @@ private:
     static constexpr std::uint32_t k_inject_batch = 16;
     static constexpr std::size_t k_inline_per_worker = WEFT_INLINE_PER_WORKER;
     static constexpr int k_search_rounds = 64;
+    // A parked spare wakes this often to see whether it can retire.
+    static constexpr std::chrono::milliseconds k_spare_idle{100};
     // m_threads: bits 0-31 workers blocked in a wait, bits 32-63 worker threads alive.
     static constexpr std::uint64_t k_one_live = std::uint64_t{1} << 32;
 
@@ -296,7 +298,7 @@ private:
     boost::lockfree::queue<task_base*> m_injection{1024};
     // bit 0: stop requested; bits 1..: tasks reserved or queued in m_injection.
     alignas(k_cache_line) std::atomic<std::uint64_t> m_inject_state{0};
-    sleep_protocol<> m_sleep;
+    sleep_protocol<std_atomics, spawn_wake::asymmetric_fence> m_sleep;
     std::once_flag m_join_once;
 };
 

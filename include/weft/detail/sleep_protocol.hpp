@@ -49,7 +49,8 @@ enum class sleep_fault {
     none,
     acq_rel_dekker,   // the two Dekker fences (and the epoch/waiter accesses) weakened to acq_rel
     no_recheck,       // park() commits to sleep without re-checking for work
-    no_spawn_barrier  // neither the heavy barrier in park() nor the light one in a spawn
+    no_spawn_barrier,  // neither the heavy barrier in park() nor the light one in a spawn
+    no_found_barrier  // end_search_found() re-checks without the heavy barrier
 };
 
 /// Whether fence-free spawns may wake sleepers, which makes every park() pay the heavy
@@ -163,12 +164,20 @@ public:
         notify_one();
     }
 
-    /// Fence-free hint: are there sleepers and nobody searching? Not enough to wake on
-    /// a spawn (a parker may miss both the hint and the task); use notify_after_spawn().
-    bool sleepers_hint() const noexcept {
-        // relaxed: a heuristic; correctness never depends on it.
-        return m_waiters.load(std::memory_order_relaxed) != 0 &&
-               m_searching.load(std::memory_order_relaxed) == 0;
+    /// A searcher found work. If it was the last searcher and somebody sleeps, wakes one
+    /// when `has_work()` still sees work, so a burst fans out one worker at a time. With
+    /// the asymmetric fence, the re-check runs after the heavy barrier: a spawner may have
+    /// counted this worker as searching (and so woken nobody) while its push is not yet
+    /// visible here.
+    template <class HasWork>
+    void end_search_found(HasWork&& has_work) noexcept {
+        if (!end_search()) return;
+        // relaxed: with no sleeper there is nobody to wake; a worker announcing itself
+        // now re-checks every deque after its own heavy barrier.
+        if (m_waiters.load(std::memory_order_relaxed) == 0) return;
+        // H': pairs with L in notify_after_spawn(), as H in park() does.
+        if constexpr (k_asymmetric && Fault != sleep_fault::no_found_barrier) Atomics::heavy_barrier();
+        if (has_work()) notify_one();
     }
 
     std::uint32_t searching() const noexcept {
