@@ -1,5 +1,5 @@
-// weft — the slow paths of futures: waiting (helping on a worker, blocking elsewhere),
-// cancellation, errors.
+// weft — the slow paths of futures: waiting (claim the awaited task, else block with
+// compensation on a worker), cancellation, errors.
 #include <weft/detail/shared_state.hpp>
 #include <weft/errors.hpp>
 
