@@ -73,6 +73,19 @@ public:
         }
     }
 
+    /// A waiter awaits the inputs too: it runs those it may claim (when_any: until one
+    /// ran). The input states live as long as this state (m_inputs holds them, and the
+    /// value it moves into), so m_members' pointers stay valid for the waiter.
+    bool try_claim() noexcept override {
+        bool ran = false;
+        for (member& m : m_members) {
+            if (m.m_input->is_done()) continue;
+            ran |= m.m_input->try_claim();
+            if (Any && ran) break;
+        }
+        return ran;
+    }
+
 private:
     static void member_done(continuation* c, state_base& /*input*/) noexcept {
         auto* m = static_cast<member*>(c);

@@ -150,6 +150,11 @@ public:
     /// True if done.
     bool wait_for(std::chrono::nanoseconds timeout);
 
+    /// Runs the task that completes this state on the calling thread, if nobody has
+    /// started it and the calling thread may run it (a worker of its executor, a thread
+    /// of its pool; a combinator claims its inputs). True if it ran something.
+    virtual bool try_claim() noexcept { return false; }
+
     /// The id of the scheduler continuations run on (0: none; see scheduler::id()).
     std::uint64_t sched_id() const noexcept { return m_sched_id; }
 
@@ -161,10 +166,6 @@ protected:
     state_base(scheduler* s, future_phase done) noexcept
         : m_word{done}, m_continuations{std::true_type{}}, m_sched_id{s != nullptr ? s->id() : 0} {}
 
-    /// Runs the task that completes this state on the calling thread, if nobody has
-    /// started it and the calling thread may run it (a worker of its executor, a thread
-    /// of its pool). True if it ran it.
-    virtual bool try_claim() noexcept { return false; }
 
     /// complete() by the runner of an async or continuation task, its last act: when
     /// that task runs as a task of its own (not nested in an inline continuation), the
