@@ -1,6 +1,8 @@
 // weft::future, weft::promise and weft::async: every state transition and error, the
 // waits and their timeouts, async's arguments, then/then_inline/continue_with and
 // add_done_callback (where they run, how often, in which order).
+#include "test_signal.hpp"
+
 #include <weft/future.hpp>
 #include <weft/this_worker.hpp>
 
@@ -27,29 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A flag one thread raises and another waits for, with a generous bound so that a
-/// broken library fails the test instead of hanging it. Not a sleep: the wait ends as
-/// soon as the flag is up.
-class signal {
-public:
-    void raise() {
-        {
-            std::lock_guard lock{m_mutex};
-            m_up = true;
-        }
-        m_cv.notify_all();
-    }
-    /// True if raised within `limit`.
-    bool wait(std::chrono::seconds limit = 30s) {
-        std::unique_lock lock{m_mutex};
-        return m_cv.wait_for(lock, limit, [this] { return m_up; });
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    bool m_up = false;
-};
+using weft::test::signal;
 
 /// The exception_ptr and object address that `f.get()` throws; fails if it returns.
 template <class T>

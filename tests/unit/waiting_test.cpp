@@ -4,6 +4,8 @@
 // Every test runs under a watchdog that aborts with the test's name, so a deadlock fails
 // loudly instead of hanging the suite. The lost wake-up on spawn is in
 // tests/stress/spawn_wakeup_stress_test.cpp.
+#include "test_signal.hpp"
+
 #include "../stress/stress_scale.hpp"
 
 #include <weft/errors.hpp>
@@ -63,28 +65,7 @@ constexpr bool k_thread_sanitized = false;
 constexpr bool k_thread_sanitized = false;
 #endif
 
-/// A flag one thread raises and another waits for, with a bound so that a broken
-/// library fails the test instead of hanging it. Not a sleep: the wait ends as soon as
-/// the flag is up. raise() notifies under the lock, so a waiter that returns may destroy
-/// the signal at once.
-class signal {
-public:
-    void raise() {
-        std::lock_guard lock{m_mutex};
-        m_up = true;
-        m_cv.notify_all();
-    }
-    /// True if raised within `limit`.
-    bool wait(std::chrono::milliseconds limit = 30s) {
-        std::unique_lock lock{m_mutex};
-        return m_cv.wait_for(lock, limit, [this] { return m_up; });
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    bool m_up = false;
-};
+using weft::test::signal;
 
 double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
