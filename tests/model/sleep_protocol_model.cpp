@@ -14,8 +14,8 @@
 //   inject_state += 2        (seq_cst)      loop: t = pop_injection()
 //   queue push               (release)            else search_or_park():
 //   notify_if_no_searcher()                         begin_search(); t = pop_injection()
-//   ... then shutdown:                              found: if end_search() && visible work
-//   inject_state |= stop     (seq_cst)                       notify_one(); run t
+//   ... then shutdown:                              found: end_search_found(visible
+//   inject_state |= stop     (seq_cst)                       work); run t
 //   notify_all()                                    none:  end_search();
 //                                                          park(visible work || stop);
 //                                                          stop && no work -> exit
@@ -41,8 +41,8 @@
 //   spawner (a worker inside a long task)   worker (search_or_park, stealing)
 //   -------------------------------------   ---------------------------------
 //   [interrupt point]                       loop: begin_search(); steal()
-//   write the child's payload                 found: end_search() (+ notify_one if
-//   deque.push(child)   (the shipping deque)         last and work visible); run it;
+//   write the child's payload                 found: end_search_found(visible work);
+//   deque.push(child)   (the shipping deque)         run it;
 //   notify_after_spawn(): L, loads, notify           done = 1; notify_all(); exit
 //   leave: goes on with its task for good     none:  end_search();
 //          and never pops the child                  park(!deque.empty() || done)
@@ -58,6 +58,29 @@
 //                   searcher that the spawner may see (context bound 2, random)
 //   spawn_fallback  1 spawner, 1 worker, with rl_fallback_atomics (membarrier refused:
 //                   L is a seq_cst fence, no heavy barrier) (context bound 4)
+//
+// A searcher that finds work (end_search_found(): the last searcher, with a sleeper,
+// re-checks after the heavy barrier H' and wakes one) while a spawn counts it as
+// searching:
+//
+//   spawner (in a long task)     worker W / worker Z (alike: worker_main + search_or_park)
+//   ------------------------     --------------------------------------------------------
+//   spawn(A): [interrupt point]  loop: begin_search(); steal()
+//     push(A); notify_after_spawn  found: end_search_found(visible work); run it
+//   spawn(C): the same                    A: the long task, until C has run
+//   leave; the long task, until           C: done = 1; wake the long tasks; notify_all()
+//     C has run                    none:  end_search(); park(visible work || done);
+//                                         done and nothing visible -> exit
+//
+// The bug it shows: W steals A and ends its search as the last searcher while Z parks;
+// the spawn of C still counts W as searching (so wakes nobody) and W's re-check misses
+// C. A long task (here a futex wait on `done`) stands for a task that runs for a long
+// time: with C queued, W and the spawner busy and Z asleep, every thread is blocked, so
+// the lost parallelism shows as DEADLOCK. The spawner's interrupt points are before each
+// push, at each L, and at leave.
+//   spawn_found     1 spawner, 2 workers (500 000 random schedules)
+//   spawn_found_fallback  the same with rl_fallback_atomics: H' does nothing and L is a
+//                   seq_cst fence (context bound 2)
 #include <weft/detail/sleep_protocol.hpp>
 #include <weft/detail/work_stealing_deque.hpp>
 
@@ -125,7 +148,7 @@ struct sleep_test
         for (;;) {
             m_sleep.begin_search();
             if (pop_injection()) {
-                if (m_sleep.end_search() && has_visible_work()) m_sleep.notify_one();
+                m_sleep.end_search_found([this] { return has_visible_work(); });
                 return true;
             }
             rl::yield(1, $);  // spin_backoff
@@ -238,7 +261,7 @@ struct spawn_test : rl::test_suite<spawn_test<Atomics, Fault, Workers>, 1 + Work
             m_sleep.begin_search();
             const auto r = m_deque->steal();
             if (r.status == steal_status::success) {
-                if (m_sleep.end_search() && has_visible_work()) m_sleep.notify_one();
+                m_sleep.end_search_found([this] { return has_visible_work(); });
                 run_child(r.value);
                 return;
             }
@@ -257,12 +280,119 @@ struct spawn_test : rl::test_suite<spawn_test<Atomics, Fault, Workers>, 1 + Work
     }
 };
 
+// A searcher finds work while a spawner spawns (see the header comment). Both long tasks
+// are a futex wait on `done`, which running C sets. It is not weft's blocking wait
+// (begin_block() calls notify_if_no_searcher() when the worker's deque is not empty):
+// it stands for computation that keeps the thread busy.
+template <class Atomics, sleep_fault Fault>
+struct found_test : rl::test_suite<found_test<Atomics, Fault>, 3> {
+    using protocol_t = weft::detail::sleep_protocol<Atomics, spawn_wake::asymmetric_fence, Fault>;
+    using deque_t = weft::detail::work_stealing_deque<int, Atomics>;
+    static constexpr unsigned k_spawner = 0;
+    static constexpr int k_task = 1;   // A: a long task, spawned first
+    static constexpr int k_child = 2;  // C: the child that ends the long tasks
+
+    protocol_t m_sleep;
+    deque_t* m_deque = nullptr;
+    rl_membarrier m_membarrier{k_spawner};
+    rl_atomic<std::uint32_t> m_done{0};  // C has run: ends the long tasks, stops workers
+    std::uint32_t m_run[3] = {};         // plain: the checker's own state, per item
+
+    void before() {
+        m_deque = new deque_t{2};  // over-aligned: untracked; its ring is tracked
+        // As in spawn_test: only where membarrier works, set on every iteration.
+        g_membarrier = std::is_same_v<Atomics, rl_atomics> ? &m_membarrier : nullptr;
+    }
+
+    void after() {
+        g_membarrier = nullptr;
+        RL_ASSERT(m_run[k_task] == 1 && m_run[k_child] == 1);  // each ran exactly once
+        RL_ASSERT(m_deque->size_estimate() == 0);
+        RL_ASSERT(m_sleep.waiters() == 0);
+        RL_ASSERT(m_sleep.searching() == 0);
+        delete m_deque;
+    }
+
+    bool has_visible_work() const { return !m_deque->empty_estimate(); }
+    bool done() const {
+        // seq_cst: as scheduler::stop_requested; read by park()'s re-check after F2.
+        return m_done.load(std::memory_order_seq_cst) != 0;
+    }
+
+    // The rest of a long task: it lasts until C has run on another worker.
+    void long_task() {
+        // acquire: pairs with run()'s seq_cst store of m_done (the futex wait's check).
+        while (m_done.load(std::memory_order_acquire) == 0) Atomics::wait(m_done, 0);
+    }
+
+    // As scheduler::spawn. A heavy barrier's fence may land before the push, at L, or
+    // after the loads (the next spawn's interrupt point, or leave()).
+    void spawn(int item) {
+        if (g_membarrier != nullptr) g_membarrier->interrupt_point();
+        m_deque->push(item);
+        m_sleep.notify_after_spawn();
+    }
+
+    void spawner() {
+        spawn(k_task);
+        spawn(k_child);
+        // The task goes on; any later fence lands after the spawns.
+        if (g_membarrier != nullptr) g_membarrier->leave();
+        long_task();
+    }
+
+    void run(int item) {
+        RL_ASSERT(item == k_task || item == k_child);
+        ++m_run[item];
+        RL_ASSERT(m_run[item] == 1);
+        if (item == k_task) {
+            long_task();
+            return;
+        }
+        // seq_cst: as scheduler::stop_and_join's stop bit, read by park()'s re-check.
+        m_done.store(1, std::memory_order_seq_cst);
+        Atomics::wake_all(m_done);  // the long tasks
+        m_sleep.notify_all();       // parked workers, which then leave
+    }
+
+    // As scheduler::search_or_park with one search round of one steal; false: leave.
+    bool search_or_park(int& item) {
+        for (;;) {
+            m_sleep.begin_search();
+            const auto r = m_deque->steal();
+            if (r.status == steal_status::success) {
+                m_sleep.end_search_found([this] { return has_visible_work(); });
+                item = r.value;
+                return true;
+            }
+            rl::yield(1, $);  // spin_backoff
+            m_sleep.end_search();
+            m_sleep.park([this] { return has_visible_work() || done(); });
+            if (done() && !has_visible_work()) return false;
+        }
+    }
+
+    // As scheduler::worker_main.
+    void worker() {
+        int item = 0;
+        while (search_or_park(item)) run(item);
+    }
+
+    void thread(unsigned index) {
+        if (index == k_spawner)
+            spawner();
+        else
+            worker();
+    }
+};
+
 // Search budgets: a few seconds each on a 2-core box. The context-bound searches are
 // exhaustive up to that many preemptions; the random one samples deeper interleavings.
 constexpr search_config k_bound2{rl::sched_bound, 0, 2};
 constexpr search_config k_bound3{rl::sched_bound, 0, 3};
 constexpr search_config k_bound4{rl::sched_bound, 0, 4};
 constexpr search_config k_random{rl::sched_random, 200000, 0};
+constexpr search_config k_random_500k{rl::sched_random, 500000, 0};
 
 template <sleep_fault Fault>
 std::vector<scenario> scenarios() {
@@ -272,6 +402,8 @@ std::vector<scenario> scenarios() {
     using spawn = spawn_test<rl_atomics, Fault, 1>;
     using spawn_two_workers = spawn_test<rl_atomics, Fault, 2>;
     using spawn_fallback = spawn_test<rl_fallback_atomics, Fault, 1>;
+    using spawn_found = found_test<rl_atomics, Fault>;
+    using spawn_found_fallback = found_test<rl_fallback_atomics, Fault>;
     return {
         {"one_worker", [] { return simulate_scenario<one_worker>("one_worker", k_bound4); }},
         {"two_producers",
@@ -286,6 +418,10 @@ std::vector<scenario> scenarios() {
          [] { return simulate_scenario<spawn_two_workers>("spawn_two_workers", k_random); }},
         {"spawn_fallback",
          [] { return simulate_scenario<spawn_fallback>("spawn_fallback", k_bound4); }},
+        {"spawn_found",
+         [] { return simulate_scenario<spawn_found>("spawn_found", k_random_500k); }},
+        {"spawn_found_fallback",
+         [] { return simulate_scenario<spawn_found_fallback>("spawn_found_fallback", k_bound2); }},
     };
 }
 
@@ -300,6 +436,7 @@ int main(int argc, char** argv) {
         {"acq_rel_dekker", true, scenarios<sleep_fault::acq_rel_dekker>()},
         {"no_recheck", true, scenarios<sleep_fault::no_recheck>()},
         {"no_spawn_barrier", true, scenarios<sleep_fault::no_spawn_barrier>()},
+        {"no_found_barrier", true, scenarios<sleep_fault::no_found_barrier>()},
     };
     return run_model_main("sleep_protocol", variants, argc, argv);
 }
