@@ -266,7 +266,12 @@ task_base* scheduler::search_or_park(worker& w) {
             spin_backoff(static_cast<std::uint32_t>(round));
         }
         m_sleep.end_search();
-        if (w.m_spare && try_retire(w)) return nullptr;
+        if (w.m_spare && try_retire(w)) {
+            // A producer may have counted us as searching and woken nobody: whatever it
+            // published must not stay behind with everyone else asleep.
+            m_sleep.leave([this] { return has_visible_work(); });
+            return nullptr;
+        }
         const auto has_work = [this] { return has_visible_work() || stop_requested(); };
         const auto on_sleep = [&w] { w.m_parks.add(); };
         if (w.m_spare)

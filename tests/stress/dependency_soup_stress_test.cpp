@@ -278,6 +278,17 @@ std::string describe_unfinished(const round_state& r) {
     return out.str();
 }
 
+/// Threads and per-worker counters, for a watchdog report.
+std::string describe_executor(const weft::executor& ex) {
+    std::ostringstream out;
+    out << "live threads " << ex.live_thread_count() << ", spare cap hits " << ex.spare_cap_hits();
+    for (const auto& s : ex.stats())
+        out << "; worker " << s.index << (s.spare ? " (spare)" : "") << ": executed " << s.executed
+            << ", parks " << s.parks << ", blocked " << s.blocked << ", spares started "
+            << s.spares_started << ", stolen " << s.stolen << ", injected " << s.injected;
+    return out.str();
+}
+
 class DependencySoupStress : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(DependencySoupStress, EveryTaskRunsExactlyOnce) {
@@ -290,7 +301,8 @@ TEST_P(DependencySoupStress, EveryTaskRunsExactlyOnce) {
                              std::lock_guard lock{current_mutex};
                              return "rounds done: " + std::to_string(rounds_done.load()) + " of " +
                                     std::to_string(rounds) +
-                                    (current ? "; " + describe_unfinished(*current) : "");
+                                    (current ? "; " + describe_unfinished(*current) : "") +
+                                    "; " + describe_executor(ex);
                          }};
     std::mt19937_64 rng{stress::seed()};
     std::uint64_t tasks_run = 0;

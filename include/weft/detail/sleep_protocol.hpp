@@ -172,11 +172,24 @@ public:
     template <class HasWork>
     void end_search_found(HasWork&& has_work) noexcept {
         if (!end_search()) return;
-        // relaxed: with no sleeper there is nobody to wake; a worker announcing itself
-        // now re-checks every deque after its own heavy barrier.
+        Atomics::thread_fence(k_dekker);  // F3: pairs with F2 in park() and, in the fallback, with L
+        // relaxed: ordered after our decrement by F3; with no sleeper there is nobody to
+        // wake, and a worker announcing itself now re-checks after its own heavy barrier.
         if (m_waiters.load(std::memory_order_relaxed) == 0) return;
         // H': pairs with L in notify_after_spawn(), as H in park() does.
         if constexpr (k_asymmetric && Fault != sleep_fault::no_found_barrier) Atomics::heavy_barrier();
+        if (has_work()) notify_one();
+    }
+
+    /// A searcher leaves for good without parking (a spare worker retiring; it has called
+    /// end_search()). Producers that counted it as searching woke nobody, so it re-checks
+    /// as a parker would — F2, then the heavy barrier — and wakes one sleeper if
+    /// `has_work()` sees work.
+    template <class HasWork>
+    void leave(HasWork&& has_work) noexcept {
+        Atomics::thread_fence(k_dekker);  // F2': pairs with F1 of the fenced notifies
+        // H'': pairs with L in notify_after_spawn(), as H in park() does.
+        if constexpr (k_asymmetric) Atomics::heavy_barrier();
         if (has_work()) notify_one();
     }
 
