@@ -3,6 +3,12 @@
 
 
 namespace weft {
+namespace {
+
+/// Spin rounds of a waiter before it blocks.
+constexpr std::uint32_t k_spin_rounds = 20;
+
+}  // namespace
 
 task_group::~task_group() {
     if (detail::tls_context == m_owner && !is_done()) wait_slow();
@@ -39,6 +45,11 @@ void task_group::wait_slow() {
                 m_sched->run_nested(*w, t);
                 continue;
             }
+            // A stolen child often finishes within microseconds: spin briefly before
+            // paying for a block (a futex sleep, and maybe a spare).
+            for (std::uint32_t round = 0; round < k_spin_rounds && !is_done(); ++round)
+                detail::spin_backoff(round);
+            if (is_done()) break;
             const detail::block_scope blocked;
             block_until_done();
         }
@@ -46,7 +57,7 @@ void task_group::wait_slow() {
     }
     // Off the executor's workers: spin briefly (a round trip is often microseconds),
     // then block.
-    for (std::uint32_t round = 0; round < 20; ++round) {
+    for (std::uint32_t round = 0; round < k_spin_rounds; ++round) {
         if (is_done()) return;
         detail::spin_backoff(round);
     }
