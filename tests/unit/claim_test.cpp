@@ -136,4 +136,18 @@ TEST(Claim, SparesRetireWhenIdle) {
     EXPECT_EQ(ex.live_thread_count(), 2U);
 }
 
+// A done-callback added to a future already seen done runs at once, inside
+// add_done_callback, even while the completing thread has not yet closed the list (the
+// docs' example asserted it and failed under ASan's timing).
+TEST(Callback, AddedToAFutureSeenDoneRunsAtOnce) {
+    weft::executor ex{weft::executor_options{.workers = 2}};
+    for (int i = 0; i < 2000; ++i) {
+        weft::future<int> f = weft::async(ex, [i] { return i; });
+        f.wait();
+        int seen = -1;
+        f.add_done_callback([&seen](const weft::future<int>& self) { seen = self.get(); });
+        ASSERT_EQ(seen, i);
+    }
+}
+
 }  // namespace

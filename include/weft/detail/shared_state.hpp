@@ -137,9 +137,11 @@ public:
     /// Throws cancelled_error or the stored exception. Only after is_done().
     void rethrow_if_failed() const;
 
-    /// Runs `c` once this state is done: later, on the completing thread, or now.
+    /// Runs `c` once this state is done: later, on the completing thread, or now. A
+    /// state already seen done runs `c` now, even while its completer has not yet closed
+    /// the list (Python: a callback added to a done future is called immediately).
     void add_continuation(continuation* c) noexcept {
-        if (!m_continuations.push(c)) c->m_run(c, *this);
+        if (is_done() || !m_continuations.push(c)) c->m_run(c, *this);
     }
 
     /// Waits until done. Runs only what it awaits: the state's own task, if nobody has
