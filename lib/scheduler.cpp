@@ -266,7 +266,7 @@ task_base* scheduler::search_or_park(worker& w) {
             spin_backoff(static_cast<std::uint32_t>(round));
         }
         m_sleep.end_search();
-        if (w.m_spare && try_retire(w)) {
+        if (w.m_spare && try_retire()) {
             // A producer may have counted us as searching and woken nobody: whatever it
             // published must not stay behind with everyone else asleep.
             m_sleep.leave([this] { return has_visible_work(); });
@@ -297,7 +297,7 @@ void scheduler::worker_main(worker& w) {
     w.m_in_use = false;  // the slot may take a new spare (which joins this thread first)
 }
 
-bool scheduler::try_retire(worker& w) noexcept {
+bool scheduler::try_retire() noexcept {
     // relaxed: the count only steers how many threads stay; the slot itself is handed
     // over under m_spare_mutex.
     std::uint64_t c = m_threads.load(std::memory_order_relaxed);
@@ -306,7 +306,6 @@ bool scheduler::try_retire(worker& w) noexcept {
         if (live - blocked <= m_parallelism) return false;
         if (m_threads.compare_exchange_weak(c, c - k_one_live, std::memory_order_relaxed)) break;
     }
-    (void)w;
     return true;
 }
 
@@ -327,7 +326,7 @@ void scheduler::begin_block(worker& w) noexcept {
     if ((c >> 32) - (c & 0xffff'ffffU) < m_parallelism) start_spare(w);
 }
 
-void scheduler::end_block(worker& /*w*/) noexcept {
+void scheduler::end_block() noexcept {
     m_threads.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see try_retire
 }
 
@@ -422,19 +421,9 @@ std::size_t scheduler::live_threads() const noexcept {
     return static_cast<std::size_t>(m_threads.load(std::memory_order_relaxed) >> 32);  // relaxed: a snapshot
 }
 
-block_scope::block_scope() noexcept {
-    thread_context* c = tls_context;
-    if (c != nullptr && c->m_worker != nullptr) {
-        m_worker = c->m_worker;
-        m_worker->m_sched->begin_block(*m_worker);
-        return;
-    }
-    drain_trampoline();
-}
+block_scope::block_scope() noexcept : m_worker{static_cast<worker*>(blocking_enter())} {}
 
-block_scope::~block_scope() {
-    if (m_worker != nullptr) m_worker->m_sched->end_block(*m_worker);
-}
+block_scope::~block_scope() { blocking_leave(m_worker); }
 
 void drain_trampoline() noexcept {
     inline_trampoline& r = tls_trampoline;
@@ -448,8 +437,20 @@ void drain_trampoline() noexcept {
     }
 }
 
-void* blocking_enter() noexcept { return new (std::nothrow) block_scope; }
-void blocking_leave(void* scope) noexcept { delete static_cast<block_scope*>(scope); }
+// What block_scope does, split in two calls for the header-only template (no allocation).
+void* blocking_enter() noexcept {
+    thread_context* c = tls_context;
+    if (c != nullptr && c->m_worker != nullptr) {
+        c->m_worker->m_sched->begin_block(*c->m_worker);
+        return c->m_worker;
+    }
+    drain_trampoline();
+    return nullptr;
+}
+
+void blocking_leave(void* blocked_worker) noexcept {
+    if (blocked_worker != nullptr) static_cast<worker*>(blocked_worker)->m_sched->end_block();
+}
 
 void scheduler::report_unhandled(const std::exception_ptr& e, std::string_view where) noexcept {
     if (m_handler) {

@@ -75,17 +75,11 @@ struct std_atomics {
     /// The hot side of an asymmetric fence: a compiler barrier, or a seq_cst fence in
     /// the fallback. Pairs with heavy_barrier() as a seq_cst fence pairs with another.
     static void light_barrier() noexcept {
-        // relaxed: written once, by register_asymmetric_fence(), before any thread that
-        // calls this was started (thread creation orders the write before this load).
-        if (g_asymmetric_fence_fallback.load(std::memory_order_relaxed)) [[unlikely]]
-            // seq_cst: in the fallback, the Dekker partner of the fence that precedes
-            // heavy_barrier() on the rare side.
-            std::atomic_thread_fence(std::memory_order_seq_cst);
+        // Written once by register_asymmetric_fence() before any caller's thread started.
+        if (g_asymmetric_fence_fallback.load(std::memory_order_relaxed)) [[unlikely]]  // relaxed: pairs with thread creation after register_asymmetric_fence()'s store
+            std::atomic_thread_fence(std::memory_order_seq_cst);  // seq_cst: pairs with park()'s F2 (heavy_barrier() is empty in the fallback)
         else
-            // seq_cst (compiler only): keeps the caller's earlier stores and later loads
-            // in program order, so heavy_barrier()'s fence falls wholly before, between
-            // or after them.
-            std::atomic_signal_fence(std::memory_order_seq_cst);
+            std::atomic_signal_fence(std::memory_order_seq_cst);  // seq_cst, compiler only: pairs with heavy_barrier()'s membarrier, which needs the push before the loads
     }
 
     /// Arrays of atomics for the deque's rings; a model tracks these to catch
@@ -110,8 +104,7 @@ struct std_atomics {
         using clock = std::chrono::steady_clock;
         if (timeout <= nanoseconds::zero()) return;
         const clock::time_point start = clock::now();
-        // relaxed: only decides whether to block again; callers re-load with acquire.
-        while (word.load(std::memory_order_relaxed) == expected) {
+        while (word.load(std::memory_order_relaxed) == expected) {  // relaxed: only decides whether to block again; callers re-load with acquire (pairs with wake's RMW)
             // No overflow: timeout > 0 and the elapsed time is >= 0.
             const nanoseconds left = timeout - (clock::now() - start);
             if (left <= nanoseconds::zero()) return;

@@ -210,8 +210,8 @@ public:
     /// continuations go to its deque, where others can steal them; a sleeper is woken
     /// for them; a spare worker starts if fewer than `workers` threads stay unblocked.
     void begin_block(worker& w) noexcept;
-    /// Worker `w` no longer blocks.
-    void end_block(worker& w) noexcept;
+    /// A worker that called begin_block() no longer blocks.
+    void end_block() noexcept;
 
     std::size_t worker_count() const noexcept { return m_parallelism; }
     /// Times a blocking worker found max_spare_workers spares already running.
@@ -274,7 +274,7 @@ private:
     std::uint64_t injected_pending() const noexcept;
     void start_spare(worker& starter) noexcept;
     std::unique_ptr<worker> make_worker(std::size_t index);
-    bool try_retire(worker& w) noexcept;
+    bool try_retire() noexcept;
     std::size_t slot_count() const noexcept {
         return m_slot_count.load(std::memory_order_acquire);  // acquire: pairs with start_spare's release
     }

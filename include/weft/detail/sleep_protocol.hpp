@@ -120,8 +120,7 @@ public:
         std::uint32_t key = 0;
         if (!announce(has_work, key)) return false;
         on_sleep();
-        // acquire: as in park().
-        if (m_epoch.load(std::memory_order_acquire) == key) {
+        if (m_epoch.load(std::memory_order_acquire) == key) {  // acquire: pairs with wake()'s epoch increment, as in park()
             Atomics::wait_for(m_epoch, key, timeout);
             // acquire: as in park(), for a return caused by a notify.
             static_cast<void>(m_epoch.load(std::memory_order_acquire));
