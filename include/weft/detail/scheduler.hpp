@@ -19,11 +19,10 @@
 #pragma once
 
 #include <weft/detail/atomics.hpp>
+#include <weft/detail/mpmc_queue.hpp>
 #include <weft/detail/sleep_protocol.hpp>
 #include <weft/detail/task.hpp>
 #include <weft/detail/work_stealing_deque.hpp>
-
-#include <boost/lockfree/queue.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -295,7 +294,7 @@ private:
     std::mutex m_spare_mutex;  // slot creation, thread start and join
     std::atomic<std::uint64_t> m_spare_cap_hits{0};
     unhandled_handler m_handler;
-    boost::lockfree::queue<task_base*> m_injection{1024};
+    mpmc_queue_of<task_base*> m_injection{1024};
     // bit 0: stop requested; bits 1..: tasks reserved or queued in m_injection.
     alignas(k_cache_line) std::atomic<std::uint64_t> m_inject_state{0};
     sleep_protocol<std_atomics, spawn_wake::asymmetric_fence> m_sleep;

@@ -28,9 +28,8 @@
 #pragma once
 
 #include <weft/detail/atomics.hpp>
+#include <weft/detail/mpmc_queue.hpp>
 #include <weft/detail/sleep_protocol.hpp>
-
-#include <boost/lockfree/queue.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -138,7 +137,7 @@ private:
     alignas(k_cache_line) std::atomic<std::int64_t> m_queued{0};  // pushed, not yet popped
     alignas(k_cache_line) std::atomic<std::int64_t> m_idle{0};    // idle credits
     alignas(k_cache_line) std::atomic<std::size_t> m_thread_count{0};
-    boost::lockfree::queue<pool_item*> m_queue{256};
+    mpmc_queue_of<pool_item*> m_queue{256};
     sleep_protocol<> m_sleep;
 
     // Written under m_threads_mutex only (by submitters that start a thread, and by
