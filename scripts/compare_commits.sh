@@ -7,19 +7,22 @@
 # * Each commit is exported with `git archive` into a temporary directory (no worktree is
 #   registered in the repository, so nothing is left behind) and its library alone is
 #   built: meson release, static, -Dwerror=false (a warning a newer compiler finds in an
-#   old commit must not stop it), -Dtests/examples/benchmarks=false where the commit has
-#   those options.
-# * The benchmark programs fib_bench, uts_bench and future_bench are compiled from the
-#   working tree's bench/ (copied once at the start) against each commit's headers and
-#   library, with the same compiler and flags. The public API is the same across commits,
-#   so only the library varies. If a program does not compile against a commit, that
-#   commit's own copy is used and RESULTS.md says so; if neither compiles, the program is
-#   left out for both.
+#   old commit must not stop it), tests, examples and benchmarks off where the commit has
+#   those options (`=false` where they are booleans, `=disabled` where they are features).
+# * The benchmark programs (fib_bench, uts_bench and future_bench unless
+#   WEFT_COMPARE_PROGRAMS names others) are compiled from the working tree's bench/
+#   (copied once at the start) against each commit's headers and library, with the same
+#   compiler and flags. The public API is the same across commits, so only the library
+#   varies. If a program does not compile against a commit, that commit's own copy is
+#   used and RESULTS.md says so; if neither compiles, the program is left out for both.
 # * Rounds run old, new, old, new, ... (each program in turn), ROUNDS times (default 5);
 #   each run is one process with 3 repetitions after a 0.2 s warm-up:
 #     fib(30)        fib/weft                                   workers 1, 2
 #     UTS tree       uts/weft                                   workers 1, 2
 #     futures tree   future_tree/weft_async_get, weft_when_all  workers 1, 2
+#   and, when WEFT_COMPARE_PROGRAMS names them:
+#     submit_bench   submit/weft, submit_4p/weft                workers 1, 2
+#     pool_bench     pool_{roundtrip,submit,map}/weft_{pool,async}  workers 1, 2
 # * Prints, and writes to RESULTS.md, the median real time per benchmark for each commit
 #   (over all repetitions of all rounds), the ratio new/old, the range of the per-round
 #   ratios (the noise), and flags ratios above the threshold. Every run's JSON is kept
@@ -27,7 +30,9 @@
 #
 # Output: docs/benchmarks/<YYYY-MM-DD>-compare-<old7>-<new7>/ (a -2, -3, ... suffix if it
 # exists), or $WEFT_COMPARE_OUT.
-# Environment: WEFT_COMPARE_THRESHOLD (1.05); WEFT_COMPARE_BENCH_FLAGS, the Google
+# Environment: WEFT_COMPARE_PROGRAMS, the programs to run, separated by spaces (default
+# "fib_bench uts_bench future_bench"; also submit_bench, pool_bench);
+# WEFT_COMPARE_THRESHOLD (1.05); WEFT_COMPARE_BENCH_FLAGS, the Google
 # Benchmark flags of every run (default "--benchmark_repetitions=3
 # --benchmark_min_warmup_time=0.2"); CXX (c++); WEFT_COMPARE_JOBS (nproc) for the builds.
 # Exit status: 0 no ratio above the threshold, 3 some ratio above it, 1 a build or a run
@@ -52,12 +57,20 @@ old=$(resolve "$1")
 new=$(resolve "$2")
 
 # name | arguments (besides --benchmark_out*) that pick the workloads to compare
-programs=(fib_bench uts_bench future_bench)
 declare -A program_args=(
   [fib_bench]="--n=30 --workers=1,2 --benchmark_filter=^fib/weft/"
   [uts_bench]="--workers=1,2 --benchmark_filter=^uts/weft/"
   [future_bench]="--workers=1,2 --benchmark_filter=^future_tree/weft_(async_get|when_all)/"
+  [submit_bench]="--workers=1,2 --benchmark_filter=^submit(_[0-9]+p)?/weft/"
+  [pool_bench]="--workers=1,2 --benchmark_filter=^pool_(roundtrip|submit|map)/weft_(pool|async)/"
 )
+read -r -a programs <<<"${WEFT_COMPARE_PROGRAMS:-fib_bench uts_bench future_bench}"
+for p in "${programs[@]}"; do
+  [ -n "${program_args[$p]+set}" ] || {
+    echo "compare: WEFT_COMPARE_PROGRAMS: no program '$p' (known: ${!program_args[*]})" >&2
+    exit 2
+  }
+done
 
 out=${WEFT_COMPARE_OUT:-docs/benchmarks/$(date +%Y-%m-%d)-compare-${old:0:7}-${new:0:7}}
 if [ -z "${WEFT_COMPARE_OUT:-}" ] && [ -e "$out" ]; then
@@ -93,8 +106,13 @@ build_library() {
   git archive "$commit" | tar -x -C "$src"
   local opts=(--buildtype=release -Ddefault_library=static -Dwerror=false)
   local o
+  # Booleans before the packaging change, features (auto: on at top level) after it.
   for o in tests examples benchmarks; do
-    grep -q "option('$o'" "$src/meson_options.txt" 2>/dev/null && opts+=("-D$o=false")
+    if grep -q "option('$o', *type: *'feature'" "$src/meson_options.txt" 2>/dev/null; then
+      opts+=("-D$o=disabled")
+    elif grep -q "option('$o'" "$src/meson_options.txt" 2>/dev/null; then
+      opts+=("-D$o=false")
+    fi
   done
   say "building $side library (${commit:0:7}) ..."
   if ! meson setup "$build" "$src" "${opts[@]}" >"$work/$side/setup.log" 2>&1; then
