@@ -26,7 +26,7 @@ bool state_base::start() {
         case start_result::cancelled: return false;
         case start_result::unexpected: break;
     }
-    throw invalid_state_error("Future in unexpected state");
+    throw invalid_state_error("weft::promise::set_running_or_notify_cancel: Future in unexpected state");
 }
 
 bool state_base::cancel() noexcept {
@@ -45,7 +45,7 @@ bool state_base::try_fail(std::exception_ptr e) noexcept {
 }
 
 void state_base::rethrow_if_failed() const {
-    if (is_cancelled()) throw cancelled_error{};
+    if (is_cancelled()) throw cancelled_error{"weft::future::get: the future was cancelled"};
     if (m_error) std::rethrow_exception(m_error);
 }
 

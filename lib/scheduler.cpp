@@ -77,71 +77,28 @@ void spin_backoff(std::uint32_t round) noexcept {
     }
 }
 
-namespace {
-
-/// Schedulers alive, by id: how a future that outlives its executor finds out.
-struct scheduler_registry {
-    std::mutex m_mutex;
-    std::vector<std::pair<std::uint64_t, scheduler*>> m_live;
-};
-
-scheduler_registry& registry() {
-    static scheduler_registry* r = new scheduler_registry;  // never destroyed: used at exit
-    return *r;
-}
-
-std::uint64_t next_scheduler_id() noexcept {
-    static std::atomic<std::uint64_t> next{1};
-    return next.fetch_add(1, std::memory_order_relaxed);  // relaxed: only uniqueness matters
-}
-
-}  // namespace
-
-void inject_by_id(std::uint64_t id, task_base* t) {
-    scheduler_registry& r = registry();
-    std::lock_guard lock{r.m_mutex};  // held while injecting: the scheduler cannot die meanwhile
-    for (const auto& [key, s] : r.m_live) {
-        if (key == id) {
-            s->inject_task(t);
-            return;
-        }
-    }
-    throw executor_shutdown_error{"weft: the executor of this future has been destroyed"};
-}
-
-bool report_by_id(std::uint64_t id, const std::exception_ptr& e, std::string_view where) noexcept {
-    scheduler_registry& r = registry();
-    std::lock_guard lock{r.m_mutex};
-    for (const auto& [key, s] : r.m_live) {
-        if (key == id) {
-            s->report_unhandled(e, where);
-            return true;
-        }
-    }
-    return false;
-}
-
 scheduler::scheduler(executor& owner, const executor_options& options)
     : m_owner{&owner},
-      m_id{next_scheduler_id()},
       m_stack_size{options.stack_size},
       m_prefix{options.thread_name_prefix},
       m_handler{options.unhandled_exception_handler} {
     register_asymmetric_fence();  // before any worker can spawn or park
-    std::size_t n = options.workers;
+    if (options.workers.value() < 0 || options.workers.value() > thread_count::k_max)
+        throw std::invalid_argument("weft::executor: workers must be between 0 (one per hardware thread) and " +
+                                    std::to_string(thread_count::k_max));
+    if (options.max_spare_workers.value() < 0 || options.max_spare_workers.value() > thread_count::k_max)
+        throw std::invalid_argument("weft::executor: max_spare_workers must be between 0 and " +
+                                    std::to_string(thread_count::k_max));
+    std::size_t n = static_cast<std::size_t>(options.workers.value());
     if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
     m_parallelism = n;
-    m_max_slots = n + options.max_spare_workers;
+    m_max_slots = n + static_cast<std::size_t>(options.max_spare_workers.value());
     m_inline_threshold = static_cast<std::int64_t>(k_inline_per_worker * n);
     m_slots = std::make_unique<std::unique_ptr<worker>[]>(m_max_slots);
     for (std::size_t i = 0; i < n; ++i) m_slots[i] = make_worker(i);
     m_slot_count.store(n, std::memory_order_release);  // release: before any thread reads slots
     m_threads.store(n * k_one_live, std::memory_order_relaxed);  // relaxed: no thread yet
-    {
-        scheduler_registry& r = registry();
-        std::lock_guard lock{r.m_mutex};
-        r.m_live.emplace_back(m_id, this);
-    }
+    m_id = register_sink(*this);
     try {
         std::lock_guard lock{m_spare_mutex};
         for (std::size_t i = 0; i < n; ++i) {
@@ -373,11 +330,7 @@ void scheduler::shutdown() {
 }
 
 void scheduler::stop_and_join() noexcept {
-    {
-        scheduler_registry& r = registry();
-        std::lock_guard lock{r.m_mutex};
-        std::erase_if(r.m_live, [this](const auto& e) { return e.second == this; });
-    }
+    unregister_sink(m_id);
     // seq_cst: ordered with begin_inject()'s reservations (same location) and read by
     // parking workers after their fence F2.
     m_inject_state.fetch_or(k_stop_bit, std::memory_order_seq_cst);

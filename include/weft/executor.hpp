@@ -1,9 +1,13 @@
 // weft — the work-stealing executor.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <weft/detail/scheduler.hpp>
 #include <weft/errors.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -18,10 +22,33 @@
 
 namespace weft {
 
+/// A number of threads, made from any integer type without a narrowing error (so
+/// `.workers = n` compiles for an int, an unsigned or a std::size_t `n`); a negative or
+/// too large value is rejected with std::invalid_argument where it is used.
+class thread_count {
+public:
+    constexpr thread_count() noexcept = default;
+    template <std::integral I>
+        requires(!std::same_as<I, bool>)
+    constexpr thread_count(I n) noexcept  // NOLINT(google-explicit-constructor): implicit by design
+        : m_value{n < 0 ? -1
+                        : (std::cmp_greater(n, k_max) ? k_max + 1 : static_cast<std::int64_t>(n))} {}
+    /// The count; -1 for a negative one, k_max + 1 for one beyond k_max.
+    constexpr std::int64_t value() const noexcept { return m_value; }
+    friend constexpr bool operator==(thread_count, thread_count) noexcept = default;
+
+    /// The largest count accepted.
+    static constexpr std::int64_t k_max = 1 << 20;
+
+private:
+    std::int64_t m_value = 0;
+};
+
 /// Construction options; an aggregate, usable default-constructed.
 struct executor_options {
     /// Number of worker threads; 0 means std::thread::hardware_concurrency().
-    std::size_t workers = 0;
+    /// Negative: std::invalid_argument.
+    thread_count workers = 0;
     /// Worker threads are named `<prefix>_<i>` (truncated to the 15 characters Linux keeps).
     std::string thread_name_prefix = "weft";
     /// Called with an exception that escaped a posted task and the worker's name.
@@ -32,7 +59,7 @@ struct executor_options {
     std::size_t stack_size = 0;
     /// Spare workers that may run at once while workers are blocked in waits (so that
     /// `workers` threads stay runnable). At the cap, a waiter blocks without a spare.
-    std::size_t max_spare_workers = 256;
+    thread_count max_spare_workers = 256;
 };
 
 /// Counters of one worker, as returned by executor::stats().
@@ -57,8 +84,11 @@ class executor {
 public:
     /// Starts hardware_concurrency() workers.
     executor();
-    /// Starts `options.workers` workers (hardware_concurrency() if 0).
+    /// Starts `options.workers` workers (hardware_concurrency() if 0). Throws
+    /// std::invalid_argument for a negative or absurd worker or spare count.
     explicit executor(const executor_options& options);
+    /// Starts `workers` workers (hardware_concurrency() if 0): `weft::executor ex{4};`.
+    explicit executor(thread_count workers) : executor(executor_options{.workers = workers}) {}
     /// Drains and joins; see shutdown(). Calling it from one of the executor's own
     /// workers is a programming error: it is reported on stderr and terminates.
     ~executor();
@@ -94,6 +124,13 @@ public:
     /// workers follow the workers, with index >= worker_count().
     std::vector<worker_stats> stats() const { return m_sched->stats(); }
 
+    /// True if the calling thread is one of this executor's workers (executor_like).
+    bool running_in_this_thread() const noexcept {
+        return m_sched->local_worker(detail::this_context()) != nullptr;
+    }
+
+    /// Not API: the id futures name this executor by (detail/task_sink.hpp).
+    std::uint64_t sink_id() const noexcept { return m_sched->id(); }
     /// Not API: the scheduler, for weft's own headers.
     detail::scheduler& scheduler_ref() noexcept { return *m_sched; }
 
@@ -104,17 +141,21 @@ private:
 template <class F>
 void executor::post(F&& f) {
     using fn_type = std::decay_t<F>;
-    static_assert(std::is_invocable_v<fn_type&>, "weft::executor::post: f must be callable as f()");
-    if (detail::is_empty_callable(f))
-        throw std::invalid_argument("weft::executor::post: empty callable");
-    using body = detail::posted_body<fn_type>;
-    detail::thread_context& ctx = detail::this_context();
-    detail::scheduler& s = *m_sched;
-    if (detail::worker* w = s.local_worker(ctx)) {
-        s.spawn(*w, detail::make_task<body>(ctx, std::forward<F>(f)));
-        return;
+    if constexpr (!std::is_invocable_v<fn_type&>) {
+        static_assert(std::is_invocable_v<fn_type&>, "weft::executor::post: f must be callable as f()");
+    } else {
+        if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::executor::post: empty callable");
+        using body = detail::posted_body<fn_type>;
+        detail::thread_context& ctx = detail::this_context();
+        detail::scheduler& s = *m_sched;
+        if (detail::worker* w = s.local_worker(ctx)) {
+            s.spawn(*w, detail::make_task<body>(ctx, std::forward<F>(f)));
+            return;
+        }
+        s.inject<body>(ctx, std::forward<F>(f));
     }
-    s.inject<body>(ctx, std::forward<F>(f));
 }
 
 }  // namespace weft
+
+#endif  // WEFT_DETAIL_HAS_CXX20

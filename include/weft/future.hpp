@@ -9,13 +9,19 @@
 // continuations run and how errors and cancellation flow.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <weft/detail/future_continuations.hpp>
 #include <weft/detail/shared_state.hpp>
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>
+#include <weft/this_worker.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <future>
@@ -26,9 +32,31 @@
 
 namespace weft {
 
+/// An executor weft can run work on: `ex.post(f)` runs the `void()` callable `f` once,
+/// fire-and-forget (it may copy `f`; if it destroys every copy without calling one, the
+/// future weft made for the work fails with broken_promise), and
+/// `ex.running_in_this_thread()` says whether the calling thread is one of its workers
+/// (a wait on such a thread runs the awaited async task itself if nobody has started
+/// it). weft::executor and weft::thread_pool_executor model it; so can a user type.
+template <class E>
+concept executor_like = requires(E& ex, const E& cex, detail::posted_call f) {
+    ex.post(std::move(f));
+    { cex.running_in_this_thread() } -> std::convertible_to<bool>;
+};
+
+namespace detail {
+/// weft's own executors: continuations are routed to them by sink id (no allocation
+/// per post, and a future can tell when its executor is gone).
+template <class E>
+concept sink_executor = executor_like<E> && requires(const E& ex) {
+    { ex.sink_id() } -> std::same_as<std::uint64_t>;
+};
+}  // namespace detail
+
 /// A handle to the eventual result of an asynchronous operation.
 ///
-/// Thread safety: thread-safe; copies share one state and may be used from any threads.
+/// Thread safety: thread-safe; copies share one state and may be used from any threads
+/// (one handle object: one thread at a time, as any object).
 template <class T>
 class future {
     static_assert(!std::is_reference_v<T>, "weft::future<T>: T must not be a reference");
@@ -36,7 +64,7 @@ class future {
 
 public:
     using value_type = T;
-    /// What get() returns: `const T&`, or void.
+    /// What get() on an lvalue returns: `const T&`, or void.
     using get_type = typename detail::get_result<T>::type;
 
     /// An empty future: valid() is false and every operation but valid() throws
@@ -54,16 +82,28 @@ public:
     bool cancelled() const { return state().is_cancelled(); }
     /// Cancels the future if it has not started: true if it is now cancelled (also when
     /// it already was), false if it is running or done. Wakes waiters, then runs the
-    /// done-callbacks and continuations on the calling thread.
+    /// done-callbacks on the calling thread; the then() continuations downstream are
+    /// cancelled on this thread too, before cancel() returns.
     bool cancel() const { return state().cancel(); }
 
-    /// Waits until done, then returns the value or rethrows the stored exception (the
-    /// same exception_ptr each time); cancelled_error if cancelled.
-    get_type get() const {
+    /// Waits until done, then returns a reference to the value (valid while a handle to
+    /// this state lives) or rethrows the stored exception (the same exception_ptr each
+    /// time); cancelled_error if cancelled.
+    get_type get() const& {
         detail::shared_state<T>& s = state();
         s.wait();
         s.rethrow_if_failed();
         if constexpr (!std::is_void_v<T>) return s.value();
+    }
+    /// On an rvalue (`std::move(f).get()`, `weft::async(ex, f).get()`): waits, then
+    /// returns the value itself, moved out when this handle is its only reader (no other
+    /// handle, no continuation still to read it) and copied otherwise; a move-only value
+    /// that is still shared throws invalid_state_error. Leaves this handle empty.
+    T get() && {
+        const detail::reader_ptr<detail::shared_state<T>> s = state_move();
+        s->wait();
+        s->rethrow_if_failed();
+        if constexpr (!std::is_void_v<T>) return detail::take_value(*s, "weft::future::get");
     }
 
     /// Waits until done: runs the awaited task itself if nobody has started it and this
@@ -90,14 +130,23 @@ public:
     // Python's names (concurrent.futures.Future).
 
     /// get(), under Python's name.
-    get_type result() const { return get(); }
+    get_type result() const& { return get(); }
+    /// std::move(f).get(), under Python's name.
+    T result() && { return std::move(*this).get(); }
     /// As result(), but throws timeout_error if not done within `timeout`.
     template <class Rep, class Period>
-    get_type result(const std::chrono::duration<Rep, Period>& timeout) const {
+    get_type result(const std::chrono::duration<Rep, Period>& timeout) const& {
         detail::shared_state<T>& s = state();
-        if (!s.wait_for(detail::saturating_ns(timeout))) throw timeout_error{};
+        wait_or_throw(s, timeout);
         s.rethrow_if_failed();
         if constexpr (!std::is_void_v<T>) return s.value();
+    }
+    /// As std::move(f).result(), but throws timeout_error (leaving this handle as it
+    /// was) if not done within `timeout`.
+    template <class Rep, class Period>
+    T result(const std::chrono::duration<Rep, Period>& timeout) && {
+        wait_or_throw(state(), timeout);
+        return std::move(*this).get();
     }
     /// Waits, then returns the stored exception (null on success). Throws cancelled_error
     /// if cancelled.
@@ -110,7 +159,7 @@ public:
     template <class Rep, class Period>
     std::exception_ptr exception(const std::chrono::duration<Rep, Period>& timeout) const {
         detail::shared_state<T>& s = state();
-        if (!s.wait_for(detail::saturating_ns(timeout))) throw timeout_error{};
+        wait_or_throw(s, timeout);
         return checked_error(s);
     }
 
@@ -119,60 +168,70 @@ public:
     /// reported to the executor's handler (or stderr) and ignored.
     template <class F>
     void add_done_callback(F&& cb) const;
+    /// As add_done_callback(cb), but `cb(future)` is posted to `ex` once done (an
+    /// exception from `ex.post` or from `cb` is reported and ignored).
+    template <executor_like E, class F>
+    void add_done_callback(E& ex, F&& cb) const;
 
     /// Runs `f(value)` (or `f()` for future<void>) as a new task once this future has a
-    /// value, on the executor that completes it (see docs/api/futures.md); returns the
-    /// future of its result, unwrapping a returned future<U> to future<U>. An exception
-    /// or cancellation passes downstream without calling `f`. On an rvalue
-    /// (`std::move(f).then(...)`) the handle's reference is handed on instead of copied.
+    /// value, and returns the future of its result, unwrapping a returned future<U> to
+    /// future<U>. Where it runs: on the executor that completes this future (a
+    /// weft::executor, a thread_pool_executor); for a promise without an executor or a
+    /// user executor's async, on the completing thread. An exception or cancellation
+    /// passes downstream at once, without calling `f`. On an lvalue `f` gets `const T&`;
+    /// on an rvalue (`std::move(fut).then(f)`) it gets the value as an rvalue, moved when
+    /// the continuation is its only reader.
     template <class F>
-    auto then(F&& f) const& {
-        return attach<detail::then_mode::value, false>(nullptr, state_ref(), std::forward<F>(f));
+    [[nodiscard]] auto then(F&& f) const& {
+        return attach<detail::then_mode::value, false>(0, detail::sink_target{}, state_ref(), std::forward<F>(f));
     }
     template <class F>
-    auto then(F&& f) && {
-        return attach<detail::then_mode::value, false>(nullptr, state_move(), std::forward<F>(f));
+    [[nodiscard]] auto then(F&& f) && {
+        return attach<detail::then_mode::moved_value, false>(0, detail::sink_target{}, state_move(),
+                                                             std::forward<F>(f));
     }
-    /// As then(f), on executor `ex`.
-    template <class F>
-    auto then(executor& ex, F&& f) const& {
-        return attach<detail::then_mode::value, false>(&ex.scheduler_ref(), state_ref(), std::forward<F>(f));
+    /// As then(f), on executor `ex` (anything that models executor_like; a user
+    /// executor must outlive the continuation's post).
+    template <executor_like E, class F>
+    [[nodiscard]] auto then(E& ex, F&& f) const& {
+        return attach_on<detail::then_mode::value>(ex, state_ref(), std::forward<F>(f));
     }
-    template <class F>
-    auto then(executor& ex, F&& f) && {
-        return attach<detail::then_mode::value, false>(&ex.scheduler_ref(), state_move(), std::forward<F>(f));
+    template <executor_like E, class F>
+    [[nodiscard]] auto then(E& ex, F&& f) && {
+        return attach_on<detail::then_mode::moved_value>(ex, state_move(), std::forward<F>(f));
     }
     /// As then(f), but runs `f` on the completing thread itself, at once. Nested deeper
     /// than detail::k_max_inline_depth, it runs on that thread right after the outermost
     /// inline continuation, so long chains keep a bounded stack.
     template <class F>
-    auto then_inline(F&& f) const& {
-        return attach<detail::then_mode::value, true>(nullptr, state_ref(), std::forward<F>(f));
+    [[nodiscard]] auto then_inline(F&& f) const& {
+        return attach<detail::then_mode::value, true>(0, detail::sink_target{}, state_ref(), std::forward<F>(f));
     }
     template <class F>
-    auto then_inline(F&& f) && {
-        return attach<detail::then_mode::value, true>(nullptr, state_move(), std::forward<F>(f));
+    [[nodiscard]] auto then_inline(F&& f) && {
+        return attach<detail::then_mode::moved_value, true>(0, detail::sink_target{}, state_move(),
+                                                            std::forward<F>(f));
     }
     /// Runs `f(future)` once this future is done in any way (value, exception or
     /// cancellation), so `f` can inspect errors; returns the future of its result.
     template <class F>
-    auto continue_with(F&& f) const& {
-        return attach<detail::then_mode::whole_future, false>(nullptr, state_ref(), std::forward<F>(f));
+    [[nodiscard]] auto continue_with(F&& f) const& {
+        return attach<detail::then_mode::whole_future, false>(0, detail::sink_target{}, state_ref(),
+                                                              std::forward<F>(f));
     }
     template <class F>
-    auto continue_with(F&& f) && {
-        return attach<detail::then_mode::whole_future, false>(nullptr, state_move(), std::forward<F>(f));
+    [[nodiscard]] auto continue_with(F&& f) && {
+        return attach<detail::then_mode::whole_future, false>(0, detail::sink_target{}, state_move(),
+                                                              std::forward<F>(f));
     }
     /// As continue_with(f), on executor `ex`.
-    template <class F>
-    auto continue_with(executor& ex, F&& f) const& {
-        return attach<detail::then_mode::whole_future, false>(&ex.scheduler_ref(), state_ref(),
-                                                              std::forward<F>(f));
+    template <executor_like E, class F>
+    [[nodiscard]] auto continue_with(E& ex, F&& f) const& {
+        return attach_on<detail::then_mode::whole_future>(ex, state_ref(), std::forward<F>(f));
     }
-    template <class F>
-    auto continue_with(executor& ex, F&& f) && {
-        return attach<detail::then_mode::whole_future, false>(&ex.scheduler_ref(), state_move(),
-                                                              std::forward<F>(f));
+    template <executor_like E, class F>
+    [[nodiscard]] auto continue_with(E& ex, F&& f) && {
+        return attach_on<detail::then_mode::whole_future>(ex, state_move(), std::forward<F>(f));
     }
 
     /// Identity: two handles are equal if they share a state.
@@ -182,29 +241,43 @@ public:
 
 private:
     friend struct detail::future_access;
-    explicit future(detail::state_ptr<detail::shared_state<T>> s) noexcept : m_state{std::move(s)} {}
+    using state_handle = detail::reader_ptr<detail::shared_state<T>>;
+    explicit future(state_handle s) noexcept : m_state{std::move(s)} {}
 
     detail::shared_state<T>& state() const {
         if (!m_state) throw invalid_state_error("weft::future: no state (default-constructed or moved-from)");
         return *m_state;
     }
-    detail::state_ptr<detail::shared_state<T>> state_ref() const {
+    state_handle state_ref() const {
         state();  // throws on an empty future
         return m_state;
     }
-    detail::state_ptr<detail::shared_state<T>> state_move() {
+    state_handle state_move() {
         state();
         return std::move(m_state);
     }
+    template <class Rep, class Period>
+    static void wait_or_throw(detail::shared_state<T>& s, const std::chrono::duration<Rep, Period>& timeout) {
+        if (!s.wait_for(detail::saturating_ns(timeout)))
+            throw timeout_error("weft::future::result: timed out (the future is not done)");
+    }
     static std::exception_ptr checked_error(const detail::shared_state<T>& s) {
-        if (s.is_cancelled()) throw cancelled_error{};
+        if (s.is_cancelled()) throw cancelled_error("weft::future::exception: the future was cancelled");
         return s.error();
     }
 
-    template <detail::then_mode Mode, bool Inline, class F>
-    static auto attach(detail::scheduler* sched, detail::state_ptr<detail::shared_state<T>> input, F&& f);
+    template <detail::then_mode Mode, class E, class F>
+    static auto attach_on(E& ex, state_handle input, F&& f) {
+        if constexpr (detail::sink_executor<E>)
+            return attach<Mode, false>(ex.sink_id(), detail::sink_target{}, std::move(input), std::forward<F>(f));
+        else
+            return attach<Mode, false>(0, detail::posted_target<E>{&ex}, std::move(input), std::forward<F>(f));
+    }
 
-    detail::state_ptr<detail::shared_state<T>> m_state;
+    template <detail::then_mode Mode, bool Inline, class Target, class F>
+    static auto attach(std::uint64_t sink, Target target, state_handle input, F&& f);
+
+    state_handle m_state;
 };
 
 /// The producing side of a future.
@@ -217,8 +290,10 @@ class promise {
 public:
     /// A promise whose then() continuations run on the completing worker (or inline).
     promise() : m_state{new detail::shared_state<T>()} {}
-    /// A promise whose then() continuations run on `ex`.
-    explicit promise(executor& ex) : m_state{new detail::shared_state<T>(&ex.scheduler_ref())} {}
+    /// A promise whose then() continuations run on `ex` (a weft::executor or a
+    /// thread_pool_executor).
+    template <detail::sink_executor E>
+    explicit promise(E& ex) : m_state{new detail::shared_state<T>(ex.sink_id(), 1, 0)} {}
     promise(promise&&) noexcept = default;
     promise& operator=(promise&& o) noexcept {
         if (this != &o) {
@@ -235,7 +310,7 @@ public:
     future<T> get_future() const { return detail::future_access::make<T>(checked()); }
 
     /// Python's set_running_or_notify_cancel(): true if pending -> running, false if the
-    /// future was cancelled; invalid_state_error("Future in unexpected state") otherwise.
+    /// future was cancelled; invalid_state_error otherwise.
     bool set_running_or_notify_cancel() { return checked()->start(); }
 
     /// Stores the value made from `args`; invalid_state_error if already done or cancelled.
@@ -275,85 +350,172 @@ private:
 
 /// A future that already holds `value`.
 template <class T>
-future<std::decay_t<T>> make_ready_future(T&& value) {
-    auto* s = new detail::shared_state<std::decay_t<T>>();
-    s->try_set_value(std::forward<T>(value));
-    return detail::future_access::make<std::decay_t<T>>(detail::state_ptr{s});
+[[nodiscard]] future<std::decay_t<T>> make_ready_future(T&& value) {
+    return detail::future_access::adopt(
+        new detail::shared_state<std::decay_t<T>>(detail::ready_tag{}, nullptr, std::forward<T>(value)));
 }
 /// A future<void> that is already done.
-inline future<void> make_ready_future() {
-    auto* s = new detail::shared_state<void>();
-    s->try_set_value();
-    return detail::future_access::make<void>(detail::state_ptr{s});
+[[nodiscard]] inline future<void> make_ready_future() {
+    return detail::future_access::adopt(new detail::shared_state<void>(detail::ready_tag{}, nullptr));
 }
 /// A future that already holds exception `e`.
 template <class T>
-future<T> make_exceptional_future(std::exception_ptr e) {
+[[nodiscard]] future<T> make_exceptional_future(std::exception_ptr e) {
     if (e == nullptr) throw std::invalid_argument("weft::make_exceptional_future: null exception_ptr");
-    auto* s = new detail::shared_state<T>();
-    s->try_fail(std::move(e));
-    return detail::future_access::make<T>(detail::state_ptr{s});
+    return detail::future_access::adopt(new detail::shared_state<T>(detail::failed_tag{}, nullptr, std::move(e)));
 }
 
-/// Runs `f(args...)` as a task on `ex` and returns the future of its result. The
-/// arguments are decayed copies (as for std::async); the state and the task are one
-/// pooled allocation. On one of `ex`'s workers whose deque is already deep, `f` runs at
-/// once, inside async() (as task_group::run does): `f` must not wait for something its
-/// caller does only after async() returns. Throws std::invalid_argument for an empty
-/// callable and executor_shutdown_error once `ex` no longer accepts work. Thread-safe.
+namespace detail {
+/// What async() and thread_pool_executor::submit() store: the result without
+/// references or cv-qualifiers (futures hold values), or void.
 template <class F, class... Args>
-auto async(executor& ex, F&& f, Args&&... args) {
+using async_result_t = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+}  // namespace detail
+
+/// Runs `f(args...)` as a task on `ex` and returns the future of its result (a reference
+/// result is stored as a value, as thread_pool_executor::submit does). The arguments
+/// are decayed copies (as for std::async); the state and the task are one pooled
+/// allocation. On one of `ex`'s workers whose deque is already deep, `f` runs at once,
+/// inside async() (as task_group::run does): `f` must not wait for something its caller
+/// does only after async() returns. Throws std::invalid_argument for an empty callable
+/// and executor_shutdown_error once `ex` no longer accepts work. Thread-safe.
+template <class F, class... Args>
+[[nodiscard]] auto async(executor& ex, F&& f, Args&&... args) {
     using fn_type = std::decay_t<F>;
-    static_assert(std::is_invocable_v<fn_type, std::decay_t<Args>...>,
-                  "weft::async: f cannot be called with these arguments");
-    using result_type = std::invoke_result_t<fn_type, std::decay_t<Args>...>;
-    if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::async: empty callable");
-    detail::scheduler& sched = ex.scheduler_ref();
-    if (detail::worker* w = sched.local_worker(detail::this_context());
-        w != nullptr && sched.should_run_inline(*w)) {
-        // The worker already has plenty of queued work for idle workers to steal: run
-        // f now (as task_group::run does) and return a future born done.
-        return detail::future_access::make<result_type>(
-            detail::state_ptr<detail::shared_state<result_type>>{detail::invoke_to_ready_state<result_type>(
-                &sched, fn_type(std::forward<F>(f)), std::decay_t<Args>(std::forward<Args>(args))...)});
+    if constexpr (!std::is_invocable_v<fn_type, std::decay_t<Args>...>) {
+        static_assert(std::is_invocable_v<fn_type, std::decay_t<Args>...>,
+                      "weft::async: f cannot be called as f(args...) with decayed copies of these arguments");
+        return future<void>{};
+    } else {
+        using result_type = detail::async_result_t<F, Args...>;
+        if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::async: empty callable");
+        detail::scheduler& sched = ex.scheduler_ref();
+        if (detail::worker* w = sched.local_worker(detail::this_context());
+            w != nullptr && sched.should_run_inline(*w)) {
+            // The worker already has plenty of queued work for idle workers to steal: run
+            // f now (as task_group::run does) and return a future born done.
+            return detail::future_access::adopt(detail::invoke_to_ready_state<result_type>(
+                &sched, fn_type(std::forward<F>(f)), std::decay_t<Args>(std::forward<Args>(args))...));
+        }
+        using state_type = detail::async_state<result_type, detail::sink_target, fn_type, std::decay_t<Args>...>;
+        auto* s = new state_type(&sched, detail::sink_target{}, std::forward<F>(f), std::forward<Args>(args)...);
+        try {
+            detail::schedule_task(sched, s);
+        } catch (...) {
+            delete s;  // never queued: we hold both references
+            throw;
+        }
+        return detail::future_access::adopt<result_type>(s);
     }
-    using state_type = detail::async_state<result_type, fn_type, std::decay_t<Args>...>;
-    auto* s = new state_type(&sched, std::forward<F>(f), std::forward<Args>(args)...);
-    try {
-        detail::schedule_task(sched, s);
-    } catch (...) {
-        delete s;  // never queued: we hold both references
-        throw;
+}
+
+/// As async(ex, f, args...) on any executor_like `ex` (a user's executor): `f` runs
+/// where `ex.post` puts it. A wait on one of `ex`'s threads (running_in_this_thread())
+/// runs the task itself if `ex` has not started it yet. Throws what `ex.post` throws.
+/// Thread-safe if `ex.post` is.
+template <executor_like E, class F, class... Args>
+    requires(!std::is_same_v<E, executor>)
+[[nodiscard]] auto async(E& ex, F&& f, Args&&... args) {
+    using fn_type = std::decay_t<F>;
+    if constexpr (!std::is_invocable_v<fn_type, std::decay_t<Args>...>) {
+        static_assert(std::is_invocable_v<fn_type, std::decay_t<Args>...>,
+                      "weft::async: f cannot be called as f(args...) with decayed copies of these arguments");
+        return future<void>{};
+    } else {
+        using result_type = detail::async_result_t<F, Args...>;
+        if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::async: empty callable");
+        using state_type =
+            detail::async_state<result_type, detail::posted_target<E>, fn_type, std::decay_t<Args>...>;
+        auto* s = new state_type(nullptr, detail::posted_target<E>{&ex}, std::forward<F>(f),
+                                 std::forward<Args>(args)...);
+        try {
+            s->post();
+        } catch (...) {
+            delete s;  // never posted: we hold both references
+            throw;
+        }
+        return detail::future_access::adopt<result_type>(s);
     }
-    return detail::future_access::make<result_type>(detail::state_ptr<detail::shared_state<result_type>>{s});
+}
+
+/// A std::future that becomes ready with `f`'s outcome (its value moved when `f` was
+/// its only reader, else copied; its exception; cancelled_error if cancelled). Waiting
+/// on the std::future runs nothing and does not keep a blocked worker's executor's
+/// parallelism: on a weft worker, wrap the wait in this_worker::blocking.
+template <class T>
+[[nodiscard]] std::future<T> to_std_future(future<T> f) {
+    auto* node = new detail::std_future_node<T>();
+    std::future<T> out = node->m_promise.get_future();
+    detail::shared_state<T>* s = detail::future_access::take(std::move(f), "weft::to_std_future").detach();
+    s->add_continuation(node);  // the node owns the reader reference now
+    return out;
+}
+
+/// Adopts a std::future: returns a weft::future with its outcome, made by a task on `ex`
+/// that waits for `sf` (inside this_worker::blocking, so a weft::executor keeps its
+/// parallelism meanwhile). A reference result is stored as a value.
+template <executor_like E, class T>
+[[nodiscard]] auto from_std_future(E& ex, std::future<T> sf) {
+    if (!sf.valid()) throw invalid_state_error("weft::from_std_future: the std::future has no state");
+    return weft::async(ex, [sf = std::move(sf)]() mutable -> decltype(auto) {
+        return this_worker::blocking([&]() -> decltype(auto) { return sf.get(); });
+    });
 }
 
 template <class T>
 template <class F>
 void future<T>::add_done_callback(F&& cb) const {
     using fn_type = std::decay_t<F>;
-    static_assert(std::is_invocable_v<fn_type&, const future<T>&>,
-                  "weft::future::add_done_callback: cb must be callable as cb(const future<T>&)");
-    if (detail::is_empty_callable(cb))
-        throw std::invalid_argument("weft::future::add_done_callback: empty callable");
-    detail::shared_state<T>& s = state();
-    s.add_continuation(new detail::callback_node<T, fn_type>(std::forward<F>(cb)));
+    if constexpr (!std::is_invocable_v<fn_type&, const future<T>&>) {
+        static_assert(std::is_invocable_v<fn_type&, const future<T>&>,
+                      "weft::future::add_done_callback: cb must be callable as cb(const future<T>&)");
+    } else {
+        if (detail::is_empty_callable(cb))
+            throw std::invalid_argument("weft::future::add_done_callback: empty callable");
+        detail::add_callback<T, fn_type>(state(), std::forward<F>(cb));
+    }
 }
 
 template <class T>
-template <detail::then_mode Mode, bool Inline, class F>
-auto future<T>::attach(detail::scheduler* sched, detail::state_ptr<detail::shared_state<T>> input, F&& f) {
+template <executor_like E, class F>
+void future<T>::add_done_callback(E& ex, F&& cb) const {
     using fn_type = std::decay_t<F>;
-    using raw = typename detail::continuation_result<T, fn_type, Mode>::type;
-    using out = typename detail::unwrap_future<raw>::type;
-    using state_type = detail::then_state<out, T, fn_type, Mode, Inline>;
-    if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::future::then: empty callable");
-    detail::shared_state<T>& up = *input;
-    // Two references: the returned future's, and the work's (dropped once it has run).
-    auto* s = new state_type(sched, std::move(input), std::forward<F>(f));
-    detail::state_ptr<detail::shared_state<out>> result{s};
-    up.add_continuation(s);
-    return detail::future_access::make<out>(std::move(result));
+    if constexpr (!std::is_invocable_v<fn_type&, const future<T>&>) {
+        static_assert(std::is_invocable_v<fn_type&, const future<T>&>,
+                      "weft::future::add_done_callback: cb must be callable as cb(const future<T>&)");
+    } else {
+        if (detail::is_empty_callable(cb))
+            throw std::invalid_argument("weft::future::add_done_callback: empty callable");
+        add_done_callback([&ex, cb = fn_type(std::forward<F>(cb))](const future<T>& done) mutable {
+            detail::post_callback(ex, cb, done);
+        });
+    }
+}
+
+template <class T>
+template <detail::then_mode Mode, bool Inline, class Target, class F>
+auto future<T>::attach(std::uint64_t sink, Target target, state_handle input, F&& f) {
+    using fn_type = std::decay_t<F>;
+    constexpr bool ok = detail::continuation_invocable<T, fn_type, Mode>;
+    if constexpr (!ok) {
+        static_assert(ok || Mode == detail::then_mode::whole_future,
+                      "weft::future::then: f must be callable as f(const T&) (f(T&&) on an rvalue future), "
+                      "or as f() for future<void>");
+        static_assert(ok || Mode != detail::then_mode::whole_future,
+                      "weft::future::continue_with: f must be callable as f(const future<T>&)");
+        return future<void>{};
+    } else {
+        using raw = typename detail::continuation_result<T, fn_type, Mode>::type;
+        using out = typename detail::unwrap_future<raw>::type;
+        using state_type = detail::then_state<out, T, fn_type, Mode, Inline, Target>;
+        if (detail::is_empty_callable(f)) throw std::invalid_argument("weft::future::then: empty callable");
+        detail::shared_state<T>& up = *input;
+        // Two references: the returned future's, and the work's (dropped once it has run).
+        auto* s = new state_type(sink, target, std::move(input), std::forward<F>(f));
+        future<out> result = detail::future_access::adopt<out>(s);
+        up.add_continuation(s);
+        return result;
+    }
 }
 
 }  // namespace weft
@@ -364,3 +526,5 @@ struct std::hash<weft::future<T>> {
         return std::hash<const void*>{}(weft::detail::future_access::identity(f));
     }
 };
+
+#endif  // WEFT_DETAIL_HAS_CXX20

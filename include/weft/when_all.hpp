@@ -5,6 +5,9 @@
 // that input. No thread per combinator, no polling.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <weft/future.hpp>
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace weft {
@@ -132,13 +136,25 @@ auto combine_variadic(future<Ts>... inputs) {
 
 template <bool Any, class It, class Sentinel>
 auto combine_range(It first, Sentinel last) {
-    using future_type = std::iter_value_t<It>;
+    using future_type = std::remove_cvref_t<std::iter_value_t<It>>;
     static_assert(is_future<future_type>::value, "weft::when_all/when_any: the range must hold weft::future");
-    std::vector<future_type> inputs(first, last);
+    std::vector<future_type> inputs;
+    for (; first != last; ++first) inputs.push_back(*first);  // moves through a move_iterator
     std::vector<state_base*> states;
     states.reserve(inputs.size());
     for (const auto& f : inputs) states.push_back(checked_state(f));
     return make_combinator<Any>(std::move(inputs), std::move(states));
+}
+
+/// combine_range over `range`, moving the handles out of a range passed as an rvalue
+/// (so a move-only value can be taken out later: when_all_values).
+template <bool Any, class R>
+auto combine_range_of(std::remove_reference_t<R>& range) {
+    if constexpr (std::is_lvalue_reference_v<R>)
+        return combine_range<Any>(std::ranges::begin(range), std::ranges::end(range));
+    else
+        return combine_range<Any>(std::make_move_iterator(std::ranges::begin(range)),
+                                  std::move_sentinel(std::ranges::end(range)));
 }
 
 template <class R>
@@ -149,34 +165,101 @@ concept future_range = std::ranges::input_range<R> && is_future<std::ranges::ran
 /// A future that is done when every input is done; it holds the inputs, each of which
 /// then holds its own value, exception or cancellation. Thread-safe.
 template <class... Ts>
-auto when_all(future<Ts>... inputs) {
+[[nodiscard]] auto when_all(future<Ts>... inputs) {
     return detail::combine_variadic<false>(std::move(inputs)...);
 }
 /// when_all over [first, last): future<std::vector<future<T>>>.
 template <std::input_iterator It, std::sentinel_for<It> Sentinel>
-auto when_all(It first, Sentinel last) {
+[[nodiscard]] auto when_all(It first, Sentinel last) {
     return detail::combine_range<false>(std::move(first), std::move(last));
 }
 /// when_all over a range of futures (a temporary container too).
 template <detail::future_range R>
-auto when_all(R&& range) {
-    return detail::combine_range<false>(std::ranges::begin(range), std::ranges::end(range));
+[[nodiscard]] auto when_all(R&& range) {
+    return detail::combine_range_of<false, R>(range);
 }
 
 /// A future that is done when any input is done: when_any_result{index, futures}.
 template <class... Ts>
-auto when_any(future<Ts>... inputs) {
+[[nodiscard]] auto when_any(future<Ts>... inputs) {
     return detail::combine_variadic<true>(std::move(inputs)...);
 }
 /// when_any over [first, last).
 template <std::input_iterator It, std::sentinel_for<It> Sentinel>
-auto when_any(It first, Sentinel last) {
+[[nodiscard]] auto when_any(It first, Sentinel last) {
     return detail::combine_range<true>(std::move(first), std::move(last));
 }
 /// when_any over a range of futures (a temporary container too).
 template <detail::future_range R>
-auto when_any(R&& range) {
-    return detail::combine_range<true>(std::ranges::begin(range), std::ranges::end(range));
+[[nodiscard]] auto when_any(R&& range) {
+    return detail::combine_range_of<true, R>(range);
+}
+
+namespace detail {
+
+/// What when_all_values holds for an input future<T>: T, or std::monostate for void.
+template <class T>
+using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+/// The value of a done input, taken out of the when_all_values's copy of its handle.
+template <class T>
+value_or_monostate<T> take_input(future<T>&& f) {
+    if constexpr (std::is_void_v<T>) {
+        std::move(f).get();
+        return {};
+    } else {
+        return std::move(f).get();
+    }
+}
+
+/// when_all_values's continuation over a range: the values in input order.
+template <class T>
+struct take_all_inputs {
+    auto operator()(std::vector<future<T>>&& all) const {
+        if constexpr (std::is_void_v<T>) {
+            for (future<T>& f : all) std::move(f).get();
+        } else {
+            std::vector<T> values;
+            values.reserve(all.size());
+            for (future<T>& f : all) values.push_back(std::move(f).get());
+            return values;
+        }
+    }
+};
+
+}  // namespace detail
+
+/// A future of the inputs' values, once every input is done: future<std::tuple<Ts...>>
+/// (std::monostate for a future<void>). Each value is moved out when the combinator
+/// holds its input's only handle (the input was passed as an rvalue), copied otherwise.
+/// If an input failed or was cancelled, the result fails with the exception (or
+/// cancelled_error) of the first such input in argument order. Thread-safe.
+template <class... Ts>
+[[nodiscard]] auto when_all_values(future<Ts>... inputs) {
+    return when_all(std::move(inputs)...).then([](std::tuple<future<Ts>...>&& all) {
+        return std::apply(
+            [](future<Ts>&... f) {
+                // Braced: evaluated left to right, so the first failing input throws.
+                return std::tuple<detail::value_or_monostate<Ts>...>{detail::take_input(std::move(f))...};
+            },
+            all);
+    });
+}
+
+/// when_all_values over a range of future<T>: future<std::vector<T>> in input order
+/// (future<void> for a range of future<void>).
+template <detail::future_range R>
+[[nodiscard]] auto when_all_values(R&& range) {
+    using T = typename std::ranges::range_value_t<R>::value_type;
+    return when_all(std::forward<R>(range)).then(detail::take_all_inputs<T>{});
+}
+/// when_all_values over [first, last).
+template <std::input_iterator It, std::sentinel_for<It> Sentinel>
+[[nodiscard]] auto when_all_values(It first, Sentinel last) {
+    using T = typename std::iter_value_t<It>::value_type;
+    return when_all(std::move(first), std::move(last)).then(detail::take_all_inputs<T>{});
 }
 
 }  // namespace weft
+
+#endif  // WEFT_DETAIL_HAS_CXX20

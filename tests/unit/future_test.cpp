@@ -165,7 +165,7 @@ TEST(Promise, SetRunningOrNotifyCancel) {
         (void)p.set_running_or_notify_cancel();  // running -> running is not allowed
         ADD_FAILURE() << "no exception";
     } catch (const weft::invalid_state_error& e) {
-        EXPECT_STREQ(e.what(), "Future in unexpected state");
+        EXPECT_STREQ(e.what(), "weft::promise::set_running_or_notify_cancel: Future in unexpected state");
     }
     p.set_value(4);
     EXPECT_FALSE(f.running());
@@ -174,7 +174,7 @@ TEST(Promise, SetRunningOrNotifyCancel) {
         (void)p.set_running_or_notify_cancel();  // finished
         ADD_FAILURE() << "no exception";
     } catch (const weft::invalid_state_error& e) {
-        EXPECT_STREQ(e.what(), "Future in unexpected state");
+        EXPECT_STREQ(e.what(), "weft::promise::set_running_or_notify_cancel: Future in unexpected state");
     }
 }
 

@@ -148,7 +148,7 @@ TEST(Parity, B35_set_running_or_notify_cancel) {
         p.set_running_or_notify_cancel();
         ADD_FAILURE() << "running -> running accepted";
     } catch (const weft::invalid_state_error& e) {
-        EXPECT_STREQ(e.what(), "Future in unexpected state");
+        EXPECT_STREQ(e.what(), "weft::promise::set_running_or_notify_cancel: Future in unexpected state");
     }
     p.set_value(1);
     EXPECT_THROW(p.set_running_or_notify_cancel(), weft::invalid_state_error);

@@ -12,11 +12,17 @@
 
 #include <weft/detail/shared_state.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <future>
+#include <memory>
+#include <new>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -65,25 +71,40 @@ std::chrono::nanoseconds saturating_ns(const std::chrono::duration<Rep, Period>&
 
 /// Builds futures from states (future's constructor is private).
 struct future_access {
+    /// A future adopting a reader reference the caller holds on `s`.
+    template <class T>
+    static future<T> adopt(shared_state<T>* s) noexcept {
+        return future<T>{reader_ptr<shared_state<T>>{s}};
+    }
+    /// A future made from a work reference (which becomes a reader reference).
     template <class T>
     static future<T> make(state_ptr<shared_state<T>> s) noexcept {
-        return future<T>{std::move(s)};
+        shared_state<T>* p = s.detach();
+        p->promote_to_reader();
+        return adopt(p);
     }
     template <class T>
-    static const state_ptr<shared_state<T>>& state(const future<T>& f) noexcept {
+    static const reader_ptr<shared_state<T>>& state(const future<T>& f) noexcept {
         return f.m_state;
     }
     template <class T>
     static const void* identity(const future<T>& f) noexcept {
         return f.m_state.get();
     }
+    /// Takes `f`'s reader reference (leaving `f` empty); invalid_state_error naming `who`
+    /// if `f` is empty.
+    template <class T>
+    static reader_ptr<shared_state<T>> take(future<T>&& f, const char* who) {
+        if (!f.m_state) throw invalid_state_error(std::string{who} + ": the future is empty");
+        return std::move(f.m_state);
+    }
 };
 
-/// A new handle to `s` (one more reference).
+/// A new handle to `s` (one more reader reference).
 template <class T>
 future<T> share(shared_state<T>& s) noexcept {
-    s.add_ref();
-    return future_access::make<T>(state_ptr<shared_state<T>>{&s});
+    s.add_reader();
+    return future_access::adopt(&s);
 }
 
 /// Calls `f(args...)` and stores its result (or exception) in `s`, whose runner the
@@ -118,22 +139,6 @@ shared_state<T>* invoke_to_ready_state(scheduler* sched, F&& f, Args&&... args) 
     }
 }
 
-/// Copies (or, for move-only types, moves) the outcome of `from` into `to`.
-template <class U>
-void forward_outcome(shared_state<U>& to, shared_state<U>& from) noexcept {
-    if (from.is_cancelled()) {
-        to.try_complete_cancelled();
-    } else if (from.error() != nullptr) {
-        to.try_fail(from.error());
-    } else if constexpr (std::is_void_v<U>) {
-        to.try_set_value();
-    } else if constexpr (std::is_copy_constructible_v<U>) {
-        to.try_set_value(from.value());
-    } else {
-        to.try_set_value(std::move(from.value()));  // documented: unwrapping consumes it
-    }
-}
-
 /// A continuation that completes another state with the outcome of the one it was added
 /// to (then()'s unwrapping). Completing one may run the next (a chain of futures each
 /// unwrapped from the next): so that 10^6 links need no 10^6 frames, such forwards run
@@ -141,7 +146,7 @@ void forward_outcome(shared_state<U>& to, shared_state<U>& from) noexcept {
 struct forward_node : continuation {
     using forward_fn = void (*)(forward_node* self) noexcept;
     forward_fn m_forward = nullptr;
-    state_base* m_from = nullptr;  // one reference, taken when queued
+    state_base* m_from = nullptr;  // a reader reference, taken when the node is added
 };
 
 /// The calling thread's queue of forwards (see forward_node). Owner-only.
@@ -153,9 +158,7 @@ struct forwarding_queue {
 inline constinit thread_local forwarding_queue tls_forwarding{};
 
 /// Runs `n`'s forward now, or after the one this thread is running.
-inline void run_forward(forward_node* n, state_base& from) noexcept {
-    from.add_ref();  // the forward reads it later, maybe after its other owners let go
-    n->m_from = &from;
+inline void run_forward(forward_node* n) noexcept {
     n->m_next = nullptr;
     forwarding_queue& q = tls_forwarding;
     if (q.m_tail != nullptr)
@@ -173,23 +176,42 @@ inline void run_forward(forward_node* n, state_base& from) noexcept {
     q.m_active = false;
 }
 
+/// Moves (a sole reader) or copies the outcome of `from` into `to`.
+template <class U>
+void forward_outcome(shared_state<U>& to, shared_state<U>& from) noexcept {
+    if (from.is_cancelled()) {
+        to.try_complete_cancelled();
+    } else if (from.error() != nullptr) {
+        to.try_fail(from.error());
+    } else if constexpr (std::is_void_v<U>) {
+        to.try_set_value();
+    } else {
+        try {
+            to.try_set_value(take_value(from, "weft::future::then (unwrapping)"));
+        } catch (...) {
+            to.try_fail(std::current_exception());
+        }
+    }
+}
+
 /// Forwards an inner future's outcome to the state of then()'s unwrapped result.
 template <class U>
 struct unwrap_node final : forward_node {
-    explicit unwrap_node(shared_state<U>& to) noexcept : m_to{&to} {
+    /// Holds a reader reference on `from` (taken here) and a work reference on `to`.
+    unwrap_node(shared_state<U>& to, shared_state<U>& from) noexcept : m_to{&to} {
         to.add_ref();
+        from.add_reader();
+        m_from = &from;
         m_run = &run;
         m_forward = &forward;
     }
-    static void run(continuation* c, state_base& done) noexcept {
-        run_forward(static_cast<unwrap_node*>(c), done);
-    }
+    static void run(continuation* c, state_base& /*done*/) noexcept { run_forward(static_cast<unwrap_node*>(c)); }
     static void forward(forward_node* n) noexcept {
         auto* self = static_cast<unwrap_node*>(n);
-        state_base* from = self->m_from;
-        forward_outcome(*self->m_to, static_cast<shared_state<U>&>(*from));
+        auto* from = static_cast<shared_state<U>*>(self->m_from);
+        forward_outcome(*self->m_to, *from);
         delete self;
-        from->release();
+        from->release_reader();
     }
     state_ptr<shared_state<U>> m_to;
 };
@@ -207,7 +229,7 @@ void store_result(shared_state<Out>& s, R&& r) noexcept {
         }
         unwrap_node<Out>* node;
         try {
-            node = new unwrap_node<Out>(s);
+            node = new unwrap_node<Out>(s, *inner);
         } catch (...) {
             s.fail_as_runner(std::current_exception());
             return;
@@ -218,46 +240,127 @@ void store_result(shared_state<Out>& s, R&& r) noexcept {
     }
 }
 
-/// How a continuation receives its input.
-enum class then_mode { value, whole_future };
+/// How a continuation receives its input: the value as `const T&` (then() on an
+/// lvalue), the value as an rvalue (then() on an rvalue future: moved when the
+/// continuation is its only reader), or the whole future (continue_with()).
+enum class then_mode { value, moved_value, whole_future };
 
-template <class T, class F, then_mode Mode>
-struct continuation_result;
-template <class T, class F>
-struct continuation_result<T, F, then_mode::value> {
+template <class T, then_mode Mode>
+struct continuation_arg {
     // add_lvalue_reference_t<const T>: `const T&` would be ill-formed for T = void.
-    using arg = std::add_lvalue_reference_t<const T>;
-    static_assert(std::is_void_v<T> ? std::is_invocable_v<F&> : std::is_invocable_v<F&, arg>,
-                  "weft::future::then: f must be callable as f(const T&), or f() for future<void>");
-    using type = typename std::conditional_t<std::is_void_v<T>, std::invoke_result<F&>,
-                                             std::invoke_result<F&, arg>>::type;
+    using type = std::add_lvalue_reference_t<const T>;
 };
-template <class T, class F>
-struct continuation_result<T, F, then_mode::whole_future> {
-    static_assert(std::is_invocable_v<F&, const future<T>&>,
-                  "weft::future::continue_with: f must be callable as f(const future<T>&)");
-    using type = std::invoke_result_t<F&, const future<T>&>;
+template <class T>
+struct continuation_arg<T, then_mode::moved_value> {
+    using type = std::add_rvalue_reference_t<T>;
+};
+template <class T>
+struct continuation_arg<T, then_mode::whole_future> {
+    using type = const future<T>&;
 };
 
-template <class Out, class T, class F, then_mode Mode, bool Inline>
+/// True if a continuation `F` of a future<T> can be called in mode `Mode`.
+template <class T, class F, then_mode Mode>
+inline constexpr bool continuation_invocable =
+    (std::is_void_v<T> && Mode != then_mode::whole_future)
+        ? std::is_invocable_v<F&>
+        : std::is_invocable_v<F&, typename continuation_arg<T, Mode>::type>;
+
+/// What the continuation returns (void when it cannot be called: the caller has already
+/// failed a static_assert, and this keeps the compiler from piling errors onto it).
+template <class T, class F, then_mode Mode>
+struct continuation_result {
+    using type = void;
+};
+template <class T, class F, then_mode Mode>
+    requires continuation_invocable<T, F, Mode>
+struct continuation_result<T, F, Mode> {
+    using type = typename std::conditional_t<std::is_void_v<T> && Mode != then_mode::whole_future,
+                                             std::invoke_result<F&>,
+                                             std::invoke_result<F&, typename continuation_arg<T, Mode>::type>>::type;
+};
+
+/// Where a continuation or an async task runs: on the executor or pool whose sink id the
+/// state carries (weft::executor, weft::thread_pool_executor), or posted to a user's
+/// executor_like `E` with `post_task`.
+struct sink_target {};
+template <class E>
+struct posted_target {
+    E* m_ex = nullptr;
+};
+
+/// Runs a task posted to a user executor exactly once; if every copy of the posted
+/// callable is destroyed unrun (the executor dropped it), `m_abandon` disposes of the
+/// task instead. Shared by the copies (a user executor may copy what it is given).
+struct posted_once {
+    using abandon_fn = void (*)(task_base*) noexcept;
+    posted_once(task_base* t, abandon_fn a) noexcept : m_task{t}, m_abandon{a} {}
+    posted_once(const posted_once&) = delete;
+    posted_once& operator=(const posted_once&) = delete;
+    ~posted_once() {
+        // relaxed: the last shared_ptr owner's acq_rel decrement ordered every copy's
+        // exchange before this destructor.
+        if (m_armed && !m_taken.load(std::memory_order_relaxed)) m_abandon(m_task);
+    }
+    task_base* m_task;
+    abandon_fn m_abandon;
+    std::atomic<bool> m_taken{false};
+    bool m_armed = false;  // set once post() returned: before that, its caller owns the task
+};
+
+/// The callable weft posts to a user executor: calls run the task once.
+class posted_call {
+public:
+    explicit posted_call(std::shared_ptr<posted_once> once) noexcept : m_once{std::move(once)} {}
+    void operator()() const noexcept {
+        // acq_rel: one call wins; the winner's run happens before the block is destroyed.
+        if (!m_once->m_taken.exchange(true, std::memory_order_acq_rel)) m_once->m_task->m_invoke(m_once->m_task);
+    }
+
+private:
+    std::shared_ptr<posted_once> m_once;
+};
+
+/// Posts task `t` to `ex`. If post() throws, nothing is armed and the caller still owns
+/// `t`; afterwards, a task the executor drops unrun is given to `abandon`.
+template <class E>
+void post_task(E& ex, task_base* t, posted_once::abandon_fn abandon) {
+    auto once = std::make_shared<posted_once>(t, abandon);
+    ex.post(posted_call{once});
+    once->m_armed = true;
+}
+
+/// The message of a future whose task a user executor destroyed without running it.
+inline constexpr const char* k_dropped_task_message =
+    "the executor destroyed the task without running it";
+
+template <class Out, class T, class F, then_mode Mode, bool Inline, class Target = sink_target>
 class then_state final : public shared_state<Out>, public continuation, public task_base {
+    static constexpr bool k_posted = !std::is_same_v<Target, sink_target>;
+
 public:
     // Continuations are often built long before they run (a chain of 10^5 links is
     // built, then run): the global allocator hands them out in address order, which the
-    // run then walks like a stream; the pool's recycled nodes would be scattered.
+    // run then walks like a stream; the pool's recycled nodes would be scattered. The
+    // aligned forms keep alignas(64) results aligned (they hide the base class's).
     static void* operator new(std::size_t size) { return ::operator new(size); }
     static void operator delete(void* p) noexcept { ::operator delete(p); }
+    static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+    static void operator delete(void* p, std::align_val_t al) noexcept { ::operator delete(p, al); }
 
+    /// Continuations run on the sink `sink_id` (0: where the input's would run), or
+    /// posted to `target`'s executor. Holds a reader reference on `input`.
     template <class G>
-    then_state(scheduler* s, state_ptr<shared_state<T>> input, G&& f)
-        : shared_state<Out>(s, 2), m_input{std::move(input)}, m_fn{std::in_place, std::forward<G>(f)} {
-        if (s == nullptr) this->inherit_scheduler(*m_input);  // then() without an executor
+    then_state(std::uint64_t sink_id, Target target, reader_ptr<shared_state<T>> input, G&& f)
+        : shared_state<Out>(sink_id, 2, 1), m_input{std::move(input)}, m_fn{std::in_place, std::forward<G>(f)},
+          m_target{target} {
+        if (sink_id == 0 && !k_posted) this->inherit_scheduler(*m_input);  // then() without an executor
         continuation::m_run = &on_input_done;
         task_base::m_invoke = &invoke;
     }
 
 private:
-    static void on_input_done(continuation* c, state_base& /*input*/) noexcept {
+    static void on_input_done(continuation* c, state_base& input) noexcept {
         // A reference, not a pointer cast: g++ 12 otherwise warns about the null branch
         // of the base-to-derived adjustment (-Wstringop-overflow).
         then_state* self = &static_cast<then_state&>(*c);
@@ -265,12 +368,19 @@ private:
             self->finish();
             return;
         }
-        if constexpr (Inline) {
-            run_inline(static_cast<task_base*>(self));  // depth-bounded, on this thread
+        // An input that failed or was cancelled only passes its outcome on: at once, on
+        // this thread (so cancel() cancels the whole chain before it returns), with the
+        // depth bound of inline continuations.
+        const bool passes_on = Mode != then_mode::whole_future && (input.is_cancelled() || input.error() != nullptr);
+        if (Inline || passes_on) {
+            run_inline(static_cast<task_base*>(self));
             return;
         }
         try {
-            schedule_task(self->sched_id(), static_cast<task_base*>(self));
+            if constexpr (k_posted)
+                post_task(*self->m_target.m_ex, static_cast<task_base*>(self), &abandon);
+            else
+                schedule_task(self->sched_id(), static_cast<task_base*>(self));
         } catch (...) {
             self->try_fail(std::current_exception());  // e.g. the executor shut down
             self->finish();
@@ -279,9 +389,17 @@ private:
 
     static void invoke(task_base* t) noexcept { static_cast<then_state*>(t)->execute(); }
 
+    static void abandon(task_base* t) noexcept {
+        then_state* self = static_cast<then_state*>(t);
+        if (self->try_start() == start_result::started)
+            self->fail_as_runner(std::make_exception_ptr(
+                broken_promise(std::string{"weft::future::then: "} + k_dropped_task_message)));
+        self->finish();
+    }
+
     void execute() noexcept {
         shared_state<T>& in = *m_input;
-        if constexpr (Mode == then_mode::value) {
+        if constexpr (Mode != then_mode::whole_future) {
             if (in.is_cancelled()) {
                 this->try_complete_cancelled();
                 return finish();
@@ -311,6 +429,8 @@ private:
             return std::invoke(f, share(in));
         } else if constexpr (std::is_void_v<T>) {
             return std::invoke(f);
+        } else if constexpr (Mode == then_mode::moved_value) {
+            return std::invoke(f, take_value(in, "weft::future::then"));
         } else {
             return std::invoke(f, std::as_const(in.value()));
         }
@@ -322,31 +442,50 @@ private:
         this->release();  // the work reference
     }
 
-    state_ptr<shared_state<T>> m_input;
+    reader_ptr<shared_state<T>> m_input;
     std::optional<F> m_fn;
+    [[no_unique_address]] Target m_target;
 };
 
-/// The state of weft::async: the callable and its arguments, run as a task.
-template <class R, class F, class... Args>
+/// The state of weft::async: the callable and its arguments, run as a task on a
+/// weft::executor (`Target` sink_target) or posted to a user's executor.
+template <class R, class Target, class F, class... Args>
 class async_state final : public shared_state<R>, public task_base {
+    static constexpr bool k_posted = !std::is_same_v<Target, sink_target>;
+
 public:
+    /// Two references: the future's (a reader) and the task's.
     template <class G, class... A>
-    explicit async_state(scheduler* s, G&& f, A&&... args)
-        : shared_state<R>(s, 2), m_call{std::in_place, std::forward<G>(f), std::forward<A>(args)...} {
-        task_base::m_invoke = &invoke;  // two references: the future's and the task's
+    explicit async_state(scheduler* s, Target target, G&& f, A&&... args)
+        : shared_state<R>(s, 2, 1), m_call{std::in_place, std::forward<G>(f), std::forward<A>(args)...},
+          m_target{target} {
+        task_base::m_invoke = &invoke;
     }
 
-    /// A worker of this state's executor that waits for it runs it here if nobody has
-    /// started it; the queued task then finds it started and only drops its reference.
+    /// A thread that waits for this state runs it here if nobody has started it and the
+    /// thread belongs to its executor (a worker of its weft::executor; a thread for which
+    /// a user executor's running_in_this_thread() is true); the queued task then finds it
+    /// started and only drops its reference.
     bool try_claim() noexcept override {
-        worker* w = current_worker();
-        if (w == nullptr || w->m_sched->id() != this->sched_id()) return false;
-        if (this->try_start() != start_result::started) return false;
-        ++w->m_depth;  // nested in a wait: its continuations do not take the next-task slot
-        run_call();
-        --w->m_depth;
-        return true;
+        if constexpr (k_posted) {
+            if (!m_target.m_ex->running_in_this_thread()) return false;
+            if (this->try_start() != start_result::started) return false;
+            run_call();
+            return true;
+        } else {
+            worker* w = current_worker();
+            if (w == nullptr || w->m_sched->id() != this->sched_id()) return false;
+            if (this->try_start() != start_result::started) return false;
+            ++w->m_depth;  // nested in a wait: its continuations do not take the next-task slot
+            run_call();
+            --w->m_depth;
+            return true;
+        }
     }
+
+    /// Posts the task to the user's executor (k_posted only). Throws what post() throws;
+    /// then the task reference is still the caller's.
+    void post() { post_task(*m_target.m_ex, static_cast<task_base*>(this), &abandon); }
 
 private:
     static void invoke(task_base* t) noexcept {
@@ -359,6 +498,16 @@ private:
         self->release();
     }
 
+    static void abandon(task_base* t) noexcept {
+        auto* self = static_cast<async_state*>(t);
+        if (self->try_start() == start_result::started) {
+            self->m_call.reset();
+            self->fail_as_runner(
+                std::make_exception_ptr(broken_promise(std::string{"weft::async: "} + k_dropped_task_message)));
+        }
+        self->release();
+    }
+
     /// Only by the thread that won try_start().
     void run_call() noexcept {
         std::apply([this](auto&&... a) { invoke_as_runner<R>(*this, std::move(a)...); }, std::move(*m_call));
@@ -366,9 +515,11 @@ private:
     }
 
     std::optional<std::tuple<F, Args...>> m_call;
+    [[no_unique_address]] Target m_target;
 };
 
-/// A done-callback: `m_fn(future)`, reported and ignored if it throws.
+/// A done-callback: `m_fn(future)`, reported and ignored if it throws. Holds a reader
+/// reference on its state from when it is added until it has run.
 template <class T, class F>
 struct callback_node final : continuation {
     template <class G>
@@ -378,15 +529,80 @@ struct callback_node final : continuation {
     static void run(continuation* c, state_base& done) noexcept {
         auto* self = static_cast<callback_node*>(c);
         auto& s = static_cast<shared_state<T>&>(done);
-        try {
-            const future<T> handle = share(s);
-            std::invoke(self->m_fn, handle);
-        } catch (...) {
-            s.report_callback_exception(std::current_exception());
+        {
+            const future<T> handle = future_access::adopt(&s);  // the node's reader reference
+            try {
+                std::invoke(self->m_fn, handle);
+            } catch (...) {
+                s.report_callback_exception(std::current_exception());
+            }
         }
         delete self;
     }
     F m_fn;
 };
+
+/// Adds callback node `F` (made from `cb`) to `s`, with the node's reader reference.
+template <class T, class F, class G>
+void add_callback(shared_state<T>& s, G&& cb) {
+    s.add_reader();
+    callback_node<T, F>* node;
+    try {
+        node = new callback_node<T, F>(std::forward<G>(cb));
+    } catch (...) {
+        s.release_reader();
+        throw;
+    }
+    s.add_continuation(node);
+}
+
+/// Sets a std::promise from the state it was added to (weft::to_std_future). Holds a
+/// reader reference on that state until it has run.
+template <class T>
+struct std_future_node final : continuation {
+    std_future_node() noexcept { m_run = &run; }
+    static void run(continuation* c, state_base& done) noexcept {
+        auto* self = static_cast<std_future_node*>(c);
+        auto& s = static_cast<shared_state<T>&>(done);
+        try {
+            if (s.is_cancelled()) {
+                self->m_promise.set_exception(
+                    std::make_exception_ptr(cancelled_error("weft::to_std_future: the future was cancelled")));
+            } else if (s.error() != nullptr) {
+                self->m_promise.set_exception(s.error());
+            } else if constexpr (std::is_void_v<T>) {
+                self->m_promise.set_value();
+            } else {
+                self->m_promise.set_value(take_value(s, "weft::to_std_future"));
+            }
+        } catch (...) {
+            try {
+                self->m_promise.set_exception(std::current_exception());
+            } catch (...) {  // already satisfied: nothing left to tell
+            }
+        }
+        delete self;
+        s.release_reader();
+    }
+    std::promise<T> m_promise;
+};
+
+/// Posts `cb(done)` to `ex` (add_done_callback's executor form); what post() or `cb`
+/// throws is reported like a done-callback's exception.
+template <class E, class F, class T>
+void post_callback(E& ex, F& cb, const future<T>& done) noexcept {
+    const auto& state = future_access::state(done);
+    try {
+        ex.post([cb = std::move(cb), done]() mutable {
+            try {
+                std::invoke(cb, std::as_const(done));
+            } catch (...) {
+                future_access::state(done)->report_callback_exception(std::current_exception());
+            }
+        });
+    } catch (...) {
+        state->report_callback_exception(std::current_exception());
+    }
+}
 
 }  // namespace weft::detail

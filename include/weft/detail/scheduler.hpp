@@ -22,6 +22,7 @@
 #include <weft/detail/mpmc_queue.hpp>
 #include <weft/detail/sleep_protocol.hpp>
 #include <weft/detail/task.hpp>
+#include <weft/detail/task_sink.hpp>
 #include <weft/detail/work_stealing_deque.hpp>
 
 #include <atomic>
@@ -126,7 +127,7 @@ struct inline_trampoline {
 };
 inline constinit thread_local inline_trampoline tls_trampoline{};
 
-class scheduler {
+class scheduler final : public task_sink {
 public:
     explicit scheduler(executor& owner, const executor_options& options);
     ~scheduler();
@@ -178,6 +179,13 @@ public:
             throw;
         }
         publish_injected(t);
+    }
+
+    /// task_sink: a task scheduled from a thread that is not one of this scheduler's
+    /// workers (inject_task), and the report of a done-callback's exception.
+    void accept(task_base* t) override { inject_task(t); }
+    void report_exception(const std::exception_ptr& e, std::string_view where) noexcept override {
+        report_unhandled(e, where);
     }
 
     /// Outside submission of a task made elsewhere (a future's state, which is its own
@@ -280,7 +288,7 @@ private:
     worker& slot(std::size_t i) const noexcept { return *m_slots[i]; }
 
     executor* m_owner;
-    std::uint64_t m_id;
+    std::uint64_t m_id = 0;  // the sink id (register_sink)
     std::size_t m_parallelism;
     std::size_t m_max_slots;
     std::size_t m_stack_size;
@@ -317,13 +325,6 @@ private:
 
 /// Runs the calling thread's deferred inline continuations now.
 void drain_trampoline() noexcept;
-
-/// Queues `t` on the scheduler with id `id` if it is still alive (registry lookup; for
-/// threads that are not its workers). Throws executor_shutdown_error if it is gone or
-/// shutting down; then the caller still owns `t`.
-void inject_by_id(std::uint64_t id, task_base* t);
-/// Reports `e` to the handler of the scheduler with id `id`; false if it is gone.
-bool report_by_id(std::uint64_t id, const std::exception_ptr& e, std::string_view where) noexcept;
 
 /// this_worker::blocking's scope, out of line (this_worker.hpp stays light).
 void* blocking_enter() noexcept;

@@ -19,6 +19,8 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -27,10 +29,12 @@ namespace weft::detail {
 class state_base;
 
 /// `timeout` from now on steady_clock, saturating at time_point::max() (which waits
-/// read as "no deadline") instead of overflowing.
+/// read as "no deadline") instead of overflowing; a timeout <= 0 is "now" (adding
+/// nanoseconds::min() would wrap around to the far future).
 inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) {
     using clock = std::chrono::steady_clock;
     const clock::time_point now = clock::now();
+    if (timeout <= std::chrono::nanoseconds::zero()) return now;
     if (timeout >= clock::time_point::max() - now) return clock::time_point::max();
     return now + std::chrono::duration_cast<clock::duration>(timeout);
 }
@@ -72,9 +76,13 @@ struct failed_tag {};
 class state_base {
 public:
     state_base() = default;
-    /// A pending state with `refs` references and continuations scheduled on `s`.
-    explicit state_base(scheduler* s, std::uint32_t refs = 1) noexcept
-        : m_refs{refs}, m_sched_id{s != nullptr ? s->id() : 0} {}
+    /// A pending state with `refs` references, `readers` of which are readers (see
+    /// m_refs), whose continuations are scheduled on the sink with id `sink_id` (0: none).
+    state_base(std::uint64_t sink_id, std::uint32_t refs, std::uint32_t readers) noexcept
+        : m_refs{refs + readers * k_reader}, m_sched_id{sink_id} {}
+    /// As above, on scheduler `s` (null: none).
+    state_base(scheduler* s, std::uint32_t refs, std::uint32_t readers) noexcept
+        : state_base(s != nullptr ? s->id() : 0, refs, readers) {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
     virtual ~state_base();
@@ -88,19 +96,26 @@ public:
         ::operator delete(p, al);  // unsized: clang 14 lacks sized deallocation by default
     }
 
+    /// One more work reference (the caller holds a reference).
     void add_ref() noexcept {
         m_refs.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller holds a reference
     }
-    void release() noexcept {
-        // A count of 1 seen by an owner means no one else holds or can take a reference:
-        // skip the RMW. acquire: pairs with the other owners' release in fetch_sub below,
-        // so their writes happen before the delete.
-        if (m_refs.load(std::memory_order_acquire) == 1) {
-            delete this;
-            return;
-        }
-        // acq_rel: the last owner sees every other owner's writes before deleting.
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    /// Drops a work reference.
+    void release() noexcept { drop(1); }
+    /// One more reader reference (the caller holds a reference).
+    void add_reader() noexcept {
+        m_refs.fetch_add(1 + k_reader, std::memory_order_relaxed);  // relaxed: as add_ref
+    }
+    /// Turns a work reference the caller holds into a reader reference.
+    void promote_to_reader() noexcept {
+        m_refs.fetch_add(k_reader, std::memory_order_relaxed);  // relaxed: as add_ref
+    }
+    /// Drops a reader reference.
+    void release_reader() noexcept { drop(1 + k_reader); }
+    /// Reader references alive now. acquire: pairs with release_reader()'s acq_rel, so
+    /// a caller that sees 1 (itself) also sees every other reader's reads finished.
+    std::uint32_t reader_count() const noexcept {
+        return static_cast<std::uint32_t>(m_refs.load(std::memory_order_acquire) >> 32);
     }
 
     future_phase phase() const noexcept { return m_word.phase(); }
@@ -164,9 +179,13 @@ public:
     void report_callback_exception(std::exception_ptr e) const noexcept;
 
 protected:
-    /// A state made already done (one reference, nobody else sees it yet).
+    /// A state made already done: one reference, a reader's (the future it is made
+    /// for); nobody else sees it yet.
     state_base(scheduler* s, future_phase done) noexcept
-        : m_word{done}, m_continuations{std::true_type{}}, m_sched_id{s != nullptr ? s->id() : 0} {}
+        : m_refs{1 + k_reader},
+          m_word{done},
+          m_continuations{std::true_type{}},
+          m_sched_id{s != nullptr ? s->id() : 0} {}
 
 
     /// complete() by the runner of an async or continuation task, its last act: when
@@ -189,6 +208,26 @@ protected:
     void set_error(std::exception_ptr e) noexcept { m_error = std::move(e); }
 
 private:
+    // m_refs: bits 0-31 count every reference; bits 32-63 count those that are readers:
+    // owners that may read the value (future handles, continuations not yet run, a
+    // then() continuation's input). Work references (a queued task, a promise) never
+    // read it. A sole reader may move the value out (future<T>::get() &&).
+    static constexpr std::uint64_t k_reader = std::uint64_t{1} << 32;
+    static constexpr std::uint64_t k_ref_mask = k_reader - 1;
+
+    void drop(std::uint64_t one) noexcept {
+        // A word equal to `one` seen by an owner means no one else holds or can take a
+        // reference: skip the RMW. acquire: pairs with the other owners' release in
+        // fetch_sub below, so their writes (and reads) happen before the delete.
+        if (m_refs.load(std::memory_order_acquire) == one) {
+            delete this;
+            return;
+        }
+        // acq_rel: the last owner sees every other owner's writes before deleting; a
+        // reader's release also orders its reads before a sole reader's move.
+        if ((m_refs.fetch_sub(one, std::memory_order_acq_rel) & k_ref_mask) == 1) delete this;
+    }
+
     void run_continuations() noexcept {
         continuation* c = m_continuations.close();
         while (c != nullptr) {
@@ -198,7 +237,7 @@ private:
         }
     }
 
-    std::atomic<std::uint32_t> m_refs{1};
+    std::atomic<std::uint64_t> m_refs{1};
     state_word<> m_word;
     continuation_list<continuation> m_continuations;
     std::exception_ptr m_error;
@@ -280,15 +319,20 @@ public:
     }
 };
 
-/// An owning pointer to a state (intrusive reference count).
-template <class S>
+/// An owning pointer to a state (intrusive reference count): a work reference, or with
+/// `Reader` a reader reference (see state_base::m_refs).
+template <class S, bool Reader = false>
 class state_ptr {
 public:
     state_ptr() = default;
-    /// Adopts one reference the caller already holds.
+    /// Adopts one reference of the right kind that the caller already holds.
     explicit state_ptr(S* s) noexcept : m_s{s} {}
     state_ptr(const state_ptr& o) noexcept : m_s{o.m_s} {
-        if (m_s != nullptr) m_s->add_ref();
+        if (m_s == nullptr) return;
+        if constexpr (Reader)
+            m_s->add_reader();
+        else
+            m_s->add_ref();
     }
     state_ptr(state_ptr&& o) noexcept : m_s{std::exchange(o.m_s, nullptr)} {}
     state_ptr& operator=(state_ptr o) noexcept {
@@ -296,7 +340,11 @@ public:
         return *this;
     }
     ~state_ptr() {
-        if (m_s != nullptr) m_s->release();
+        if (m_s == nullptr) return;
+        if constexpr (Reader)
+            m_s->release_reader();
+        else
+            m_s->release();
     }
     S* get() const noexcept { return m_s; }
     S* operator->() const noexcept { return m_s; }
@@ -307,6 +355,39 @@ public:
 private:
     S* m_s = nullptr;
 };
+
+/// A reader reference: what a future handle holds.
+template <class S>
+using reader_ptr = state_ptr<S, true>;
+
+/// True if `T` can be copied: std::is_copy_constructible, looking into the elements of
+/// containers (whose copy constructors exist even for move-only elements).
+template <class T>
+struct deep_copyable : std::is_copy_constructible<T> {};
+template <class T>
+    requires requires { typename T::value_type; typename T::iterator; }
+struct deep_copyable<T>
+    : std::bool_constant<std::is_copy_constructible_v<T> && deep_copyable<typename T::value_type>::value> {};
+template <class A, class B>
+struct deep_copyable<std::pair<A, B>> : std::bool_constant<deep_copyable<A>::value && deep_copyable<B>::value> {};
+template <class... Ts>
+struct deep_copyable<std::tuple<Ts...>> : std::bool_constant<(deep_copyable<Ts>::value && ...)> {};
+
+/// Takes the value out of `s` (done, without an exception) for a caller that holds a
+/// reader reference: moved if that is the only reader (nobody else can read it any
+/// more), copied otherwise; a move-only value that another reader shares throws
+/// invalid_state_error naming `who`.
+template <class T>
+T take_value(shared_state<T>& s, const char* who) {
+    if (s.reader_count() == 1) return std::move(s.value());
+    if constexpr (deep_copyable<T>::value) {
+        return s.value();
+    } else {
+        throw invalid_state_error(std::string{who} +
+                                  ": the move-only value is shared with another future handle or "
+                                  "continuation, so it cannot be moved out");
+    }
+}
 
 /// Runs task `t` on this thread now, or, when already nested k_max_inline_depth deep,
 /// after the outermost inline run on this thread has finished (or before this thread
