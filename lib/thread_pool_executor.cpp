@@ -9,6 +9,7 @@
 #include "thread_support.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -19,6 +20,12 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if __has_include(<pthread.h>)
+#include <pthread.h>
+#define WEFT_POOL_HAS_PTHREAD_ATFORK 1
+#else
+#define WEFT_POOL_HAS_PTHREAD_ATFORK 0
 #endif
 
 namespace weft::detail {
@@ -45,13 +52,27 @@ void report(const char* what, const std::exception_ptr& e) noexcept {
     }
 }
 
+/// Ends `value`'s use without running its destructor: it is moved into storage that is
+/// never destroyed. For objects a forked child inherited whose destructor would act on
+/// something that stayed in the parent (a std::thread would join or terminate).
+template <class T>
+void forget(T& value) noexcept {
+    alignas(T) std::byte grave[sizeof(T)];
+    ::new (static_cast<void*>(grave)) T(std::move(value));
+}
 
-/// Live pools, for the process-exit hook. Never destroyed: the hook may run after
-/// other statics are gone.
+/// Live pools, for the process-exit hook and the fork handlers. Never destroyed: the
+/// hook may run after other statics are gone.
 struct pool_registry {
     std::mutex m_mutex;
     std::vector<std::weak_ptr<thread_pool_core>> m_pools;
     bool m_exiting = false;
+    // Between the fork handlers (under m_mutex): the pools whose m_threads_mutex the
+    // forking thread holds.
+    std::vector<std::shared_ptr<thread_pool_core>> m_forking;
+    // In a forked child: the pools it inherited, kept (and so never destroyed: their
+    // queues may hold operations the parent's threads left half done) but unlisted.
+    std::vector<std::shared_ptr<thread_pool_core>> m_inherited;
 };
 
 pool_registry& registry() {
@@ -74,7 +95,59 @@ void exit_hook() noexcept {
     for (const auto& p : live) p->join_threads(/*skip_self=*/true);
 }
 
+#if WEFT_POOL_HAS_PTHREAD_ATFORK
+// The pthread_atfork handlers. Between them the forking thread holds the registry's
+// mutex and every live pool's m_threads_mutex, so the child inherits both whole (no
+// thread of the parent was halfway through them). Lock order: registry, then pools.
+void before_fork() noexcept {
+    pool_registry& r = registry();
+    r.m_mutex.lock();
+    try {
+        r.m_forking.reserve(r.m_pools.size());
+    } catch (...) {
+        return;  // out of memory: the child then resets no pool (its exit may hang)
+    }
+    for (const auto& w : r.m_pools)
+        if (auto p = w.lock()) r.m_forking.push_back(std::move(p));
+    for (const auto& p : r.m_forking) p->fork_prepare();
+}
+
+void after_fork_in_parent() noexcept {
+    pool_registry& r = registry();
+    for (const auto& p : r.m_forking) p->fork_parent();
+    // Dropped after the unlock: a reference held here may be a pool's last.
+    std::vector<std::shared_ptr<thread_pool_core>> held;
+    held.swap(r.m_forking);
+    r.m_mutex.unlock();
+}
+
+void after_fork_in_child() noexcept {
+    pool_registry& r = registry();
+    for (const auto& p : r.m_forking) p->fork_child();
+    try {
+        r.m_inherited.insert(r.m_inherited.end(), r.m_forking.begin(), r.m_forking.end());
+    } catch (...) {
+        for (auto& p : r.m_forking) forget(p);  // out of memory: kept alive all the same
+    }
+    r.m_forking.clear();
+    r.m_pools.clear();  // the exit hook has nothing to do for inherited pools
+    r.m_mutex.unlock();
+}
+#endif
+
+void install_process_hooks() noexcept {
+    if (std::atexit(&exit_hook) != 0) std::fputs("weft: cannot register the exit hook\n", stderr);
+#if WEFT_POOL_HAS_PTHREAD_ATFORK
+    if (pthread_atfork(&before_fork, &after_fork_in_parent, &after_fork_in_child) != 0)
+        std::fputs("weft: cannot register the fork handlers\n", stderr);
+#endif
+}
+
 }  // namespace
+
+void report_posted_call_exception(const std::exception_ptr& e) noexcept {
+    report("exception in a posted call", e);
+}
 
 void pool_thread_finishing() noexcept {
     pool_thread_info* me = tls_pool_thread;
@@ -112,9 +185,7 @@ std::string default_thread_name_prefix() {
 
 void register_pool(const std::shared_ptr<thread_pool_core>& core) {
     static std::once_flag once;
-    std::call_once(once, [] {
-        if (std::atexit(&exit_hook) != 0) std::fputs("weft: cannot register the exit hook\n", stderr);
-    });
+    std::call_once(once, &install_process_hooks);
     pool_registry& r = registry();
     std::lock_guard lock{r.m_mutex};
     if (r.m_exiting) {
@@ -128,7 +199,8 @@ void register_pool(const std::shared_ptr<thread_pool_core>& core) {
 thread_pool_core::thread_pool_core(int max_workers, std::string prefix,
                                    std::function<void()> initializer)
     : m_max_workers{max_workers}, m_prefix{std::move(prefix)}, m_initializer{std::move(initializer)} {
-    m_threads.reserve(static_cast<std::size_t>(max_workers));
+    // No m_threads.reserve(max_workers): any positive max_workers is valid (as in
+    // Python) and threads start lazily; the vector grows with them.
 }
 
 thread_pool_core::~thread_pool_core() {
@@ -155,12 +227,12 @@ bool thread_pool_core::is_broken() const noexcept {
     return (m_state.load(std::memory_order_relaxed) & k_broken) != 0;  // relaxed: as above
 }
 
-void thread_pool_core::submit(pool_item* item) {
+void thread_pool_core::submit(pool_item* item, const char* caller) {
     // seq_cst: the reservation and shutdown()'s fetch_or of k_stop are RMWs on one word:
     // either shutdown sees this submitter and waits for it, or this sees k_stop.
     const std::uint64_t state = m_state.fetch_add(k_submitter, std::memory_order_seq_cst);
     if ((state & k_flags) != 0) [[unlikely]]
-        reject(state);
+        reject(state, caller);
     // seq_cst: ordered before notify_if_no_searcher()'s fence F1, the Dekker partner of
     // park()'s fence F2 after which a parking thread re-reads m_queued.
     // The idle credit is taken before the push: a thread that pops this item while it
@@ -175,15 +247,21 @@ void thread_pool_core::submit(pool_item* item) {
     m_state.fetch_sub(k_submitter, std::memory_order_release);
 }
 
-void thread_pool_core::reject(std::uint64_t state) {
+void thread_pool_core::reject(std::uint64_t state, const char* caller) {
     m_state.fetch_sub(k_submitter, std::memory_order_relaxed);  // relaxed: nothing published
-    throw_refusal(state);
+    throw_refusal(state, caller);
 }
 
-void thread_pool_core::throw_refusal(std::uint64_t state) {
+void thread_pool_core::throw_refusal(std::uint64_t state, const char* caller) {
+    // Check order as Python's submit (B13): broken, own shutdown (a forked child's copy
+    // counts as shut down), interpreter shutdown. Python's text follows the public name.
     if ((state & k_broken) != 0) throw broken_thread_pool(k_broken_initializer_message);
-    if ((state & k_stop) != 0) throw executor_shutdown_error("cannot schedule new futures after shutdown");
-    throw executor_shutdown_error("cannot schedule new futures after interpreter shutdown");
+    const std::string name = std::string{"weft::thread_pool_executor::"} + caller + ": ";
+    if ((state & k_forked) != 0)
+        throw executor_shutdown_error(name + "cannot schedule new futures in a forked child process (the "
+                                             "pool's threads stayed in the parent)");
+    if ((state & k_stop) != 0) throw executor_shutdown_error(name + "cannot schedule new futures after shutdown");
+    throw executor_shutdown_error(name + "cannot schedule new futures after interpreter shutdown");
 }
 
 bool thread_pool_core::take_idle_credit() noexcept {
@@ -340,7 +418,7 @@ void thread_pool_core::shutdown(bool wait, bool cancel_futures) {
     if (cancel_futures) drain(pool_item_op::cancel);
     m_sleep.notify_all();
     if (!wait) return;
-    if (is_own_thread()) throw std::runtime_error("cannot join current thread");
+    if (is_own_thread()) throw std::runtime_error("weft::thread_pool_executor::shutdown: cannot join current thread");
     join_threads(/*skip_self=*/false);
 }
 
@@ -351,13 +429,48 @@ void thread_pool_core::begin_exit() noexcept {
 }
 
 void thread_pool_core::join_threads(bool skip_self) noexcept {
-    // No submitter is in flight (the caller waited), so no thread is being added.
-    std::lock_guard lock{m_threads_mutex};
+    if (is_forked_copy()) return;  // the threads stayed in the parent
+    // No submitter is in flight (the caller waited), so no thread is being added and the
+    // elements stay put. m_threads_mutex is taken only to read the vector: a pool thread
+    // that forks meanwhile needs it in before_fork().
+    std::lock_guard join_lock{m_join_mutex};
     const std::thread::id self = std::this_thread::get_id();
-    for (std::thread& t : m_threads) {
-        if (!t.joinable() || (skip_self && t.get_id() == self)) continue;
-        t.join();
+    for (std::size_t i = 0;; ++i) {
+        std::thread* t = nullptr;
+        {
+            std::lock_guard lock{m_threads_mutex};
+            if (i >= m_threads.size()) return;
+            t = &m_threads[i];
+        }
+        if (!t->joinable() || (skip_self && t->get_id() == self)) continue;
+        t->join();
     }
+}
+
+bool thread_pool_core::is_forked_copy() const noexcept {
+    // relaxed: k_forked is set in a child before any other code of the child runs.
+    return (m_state.load(std::memory_order_relaxed) & k_forked) != 0;
+}
+
+void thread_pool_core::fork_prepare() noexcept { m_threads_mutex.lock(); }
+
+void thread_pool_core::fork_parent() noexcept { m_threads_mutex.unlock(); }
+
+void thread_pool_core::fork_child() noexcept {
+    // The child runs only the forking thread: the loads and stores below race with
+    // nothing (relaxed), and the parent's submitters and threads are not here.
+    // Keep k_broken and k_exit (their messages still apply); clear the submitters.
+    const std::uint64_t kept = m_state.load(std::memory_order_relaxed) & (k_broken | k_exit);
+    m_state.store(kept | k_stop | k_forked, std::memory_order_relaxed);
+    // Nothing pops again: try_pop() and drain() see an empty queue, and a pool thread
+    // that forked from inside a call leaves its loop once that call returns (may_exit).
+    m_queued.store(0, std::memory_order_relaxed);
+    m_idle.store(0, std::memory_order_relaxed);
+    // Neither joined nor detached (a handle may name a thread the child starts later).
+    for (std::thread& t : m_threads) forget(t);
+    m_threads.clear();
+    m_thread_count.store(0, std::memory_order_relaxed);
+    m_threads_mutex.unlock();
 }
 
 bool pool_claim_begin(const thread_pool_core* core) noexcept {
@@ -377,7 +490,8 @@ namespace {
 std::shared_ptr<detail::thread_pool_core> make_core(const thread_pool_options& options) {
     int workers = detail::default_max_workers();
     if (options.max_workers.has_value()) {
-        if (*options.max_workers <= 0) throw std::invalid_argument("max_workers must be greater than 0");
+        if (*options.max_workers <= 0)
+            throw std::invalid_argument("weft::thread_pool_executor: max_workers must be greater than 0");
         workers = *options.max_workers;
     }
     std::string prefix = options.thread_name_prefix.empty() ? detail::default_thread_name_prefix()
@@ -416,6 +530,8 @@ const std::string& thread_pool_executor::thread_name_prefix() const noexcept { r
 bool thread_pool_executor::is_shut_down() const noexcept { return m_core->is_shut_down(); }
 
 bool thread_pool_executor::is_broken() const noexcept { return m_core->is_broken(); }
+
+bool thread_pool_executor::running_in_this_thread() const noexcept { return m_core->is_own_thread(); }
 
 std::string_view thread_pool_executor::current_thread_name() noexcept { return detail::current_pool_thread_name(); }
 

@@ -57,13 +57,16 @@ struct map_result<F, R0, Rs...> {
 /// A pool of up to max_workers threads that runs submitted calls in FIFO start order,
 /// one call per thread at a time, with Python's submit/map/shutdown semantics.
 ///
-/// Thread safety: thread-safe; submit(), map() and shutdown() may be called from any
-/// thread, including the pool's own tasks. Not movable (futures and threads refer to it).
+/// Thread safety: thread-safe; submit(), post(), map() and shutdown() may be called from
+/// any thread, including the pool's own tasks. Not movable (futures and threads refer to
+/// it). In a child made by fork() the pool is shut down (docs/api/thread_pool_executor.md).
 class thread_pool_executor {
 public:
     /// max_workers = min(32, CPUs + 4); no thread starts before the first submit.
     thread_pool_executor();
-    /// Throws std::invalid_argument("max_workers must be greater than 0") if <= 0.
+    /// Any max_workers > 0 (threads start lazily: nothing is reserved per slot). Throws
+    /// std::invalid_argument("weft::thread_pool_executor: max_workers must be greater
+    /// than 0") if <= 0.
     explicit thread_pool_executor(int max_workers);
     /// See thread_pool_options.
     explicit thread_pool_executor(const thread_pool_options& options);
@@ -76,11 +79,25 @@ public:
 
     /// Schedules `std::invoke(std::move(f), std::move(args)...)` on decayed copies of
     /// `f` and `args` and returns its future (a reference result is stored as a value).
-    /// Throws std::invalid_argument for an empty callable, broken_thread_pool on a
-    /// broken pool, executor_shutdown_error after shutdown() or process exit began.
+    /// The copies are destroyed as soon as the call returns or throws (before its result
+    /// is published), or when the pool cancels the call. Throws std::invalid_argument
+    /// for an empty callable, broken_thread_pool on a broken pool, and
+    /// executor_shutdown_error("weft::thread_pool_executor::submit: cannot schedule new
+    /// futures after shutdown") after shutdown() (other tails: process exit began, a
+    /// forked child).
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
         return detail::pool_submit(*m_core, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Fire-and-forget: schedules `std::invoke(std::move(f))` on a decayed copy of `f`,
+    /// with no future (cheaper than submit). An exception escaping the call is reported
+    /// on stderr ("weft: thread_pool_executor: exception in a posted call: <what>") and
+    /// ignored. Queued in the same FIFO as submit(); shutdown(cancel_futures=true) drops
+    /// it unrun. Throws as submit() does (std::invalid_argument for an empty callable).
+    template <class F>
+    void post(F&& f) {
+        detail::pool_post(*m_core, std::forward<F>(f));
     }
 
     /// Python's map(fn, *iterables): calls fn on the zipped inputs (shortest wins) and
@@ -106,8 +123,8 @@ public:
     /// Stops accepting work. `cancel_futures`: cancels every call not yet started (their
     /// futures are cancelled when this returns). `wait`: returns once all started and
     /// queued calls finished and every thread is joined. Idempotent. From one of the
-    /// pool's own threads, wait=true throws std::runtime_error("cannot join current
-    /// thread") after the pool is stopped.
+    /// pool's own threads, wait=true throws std::runtime_error("weft::thread_pool_executor::
+    /// shutdown: cannot join current thread") after the pool is stopped.
     void shutdown(bool wait = true, bool cancel_futures = false);
 
     /// The maximum number of threads.
@@ -120,6 +137,8 @@ public:
     bool is_shut_down() const noexcept;
     /// True once a thread initializer failed.
     bool is_broken() const noexcept;
+    /// True if the calling thread is one of this pool's threads.
+    bool running_in_this_thread() const noexcept;
 
     /// The calling thread's full name (`<prefix>_<i>`, not truncated to Linux's 15
     /// characters) if it is a thread_pool_executor thread; "" otherwise. Thread-safe.

@@ -58,7 +58,7 @@ TEST(Parity, B02_max_workers_not_positive_is_invalid_argument) {
             thread_pool_executor pool{n};
             ADD_FAILURE() << "max_workers=" << n << " accepted";
         } catch (const std::invalid_argument& e) {
-            EXPECT_STREQ(e.what(), "max_workers must be greater than 0");
+            EXPECT_STREQ(e.what(), "weft::thread_pool_executor: max_workers must be greater than 0");
         }
         EXPECT_THROW(thread_pool_executor{thread_pool_options{.max_workers = n}}, std::invalid_argument);
     }
@@ -250,12 +250,12 @@ TEST(Parity, B12_submit_after_shutdown_throws_also_from_a_task) {
         }
         return std::string{"accepted"};
     });
-    EXPECT_EQ(inner.result(), "cannot schedule new futures after shutdown");
+    EXPECT_EQ(inner.result(), "weft::thread_pool_executor::submit: cannot schedule new futures after shutdown");
     try {
         pool.submit([] {});
         ADD_FAILURE() << "submit after shutdown accepted";
     } catch (const weft::executor_shutdown_error& e) {
-        EXPECT_STREQ(e.what(), "cannot schedule new futures after shutdown");
+        EXPECT_STREQ(e.what(), "weft::thread_pool_executor::submit: cannot schedule new futures after shutdown");
     }
     EXPECT_TRUE(pool.is_shut_down());
 }
@@ -277,7 +277,8 @@ TEST(Parity, B14_failing_initializer_breaks_the_pool_and_fails_queued_futures) {
             f.result();
             ADD_FAILURE() << "a task ran on a broken pool";
         } catch (const weft::broken_thread_pool& e) {
-            EXPECT_STREQ(e.what(), "A thread initializer failed, the thread pool is not usable anymore");
+            EXPECT_STREQ(e.what(), "weft::thread_pool_executor: A thread initializer failed, the thread "
+                                   "pool is not usable anymore");
         }
     }
     EXPECT_TRUE(pool.is_broken());
@@ -369,7 +370,7 @@ TEST(Parity, B21_shutdown_wait_from_an_own_thread_raises_into_the_task_future) {
         f.result();
         ADD_FAILURE() << "shutdown(wait=true) on an own thread returned";
     } catch (const std::runtime_error& e) {
-        EXPECT_STREQ(e.what(), "cannot join current thread");
+        EXPECT_STREQ(e.what(), "weft::thread_pool_executor::shutdown: cannot join current thread");
     }
     EXPECT_TRUE(pool.is_shut_down());
     EXPECT_THROW(pool.submit([] {}), weft::executor_shutdown_error);

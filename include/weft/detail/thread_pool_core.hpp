@@ -24,6 +24,14 @@
 // is empty -- before the result is published -- so `submit(f).result()` in a loop
 // reuses one thread deterministically (B5).
 //
+// fork(): the child has none of the parent's threads. pthread_atfork handlers (installed
+// with the exit hook) hold the registry's mutex and every live pool's m_threads_mutex
+// across the fork, so the child sees the list of threads whole; there every inherited
+// pool is stopped for good (k_forked: submit refuses), its submitter count is cleared
+// (those submitters stay in the parent), its threads are forgotten without a join and
+// its queue is never touched again (m_queued = 0: an item copied from the parent runs
+// in the parent only; its future does not complete in the child).
+//
 // Thread safety: thread-safe, except where a member says who may call it.
 #pragma once
 
@@ -34,6 +42,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -57,9 +66,10 @@ struct pool_item {
     op_fn m_op = nullptr;
 };
 
-/// The message Python's BrokenThreadPool carries when an initializer failed.
+/// The message of the broken_thread_pool a broken pool throws and fails queued calls
+/// with: the public name, then Python's BrokenThreadPool text.
 inline constexpr const char* k_broken_initializer_message =
-    "A thread initializer failed, the thread pool is not usable anymore";
+    "weft::thread_pool_executor: A thread initializer failed, the thread pool is not usable anymore";
 
 /// Called by an item between computing its result and publishing it: a pool thread
 /// about to become idle takes its idle credit now (see the file comment). No-op off a
@@ -74,20 +84,30 @@ public:
     thread_pool_core& operator=(const thread_pool_core&) = delete;
 
     /// Queues `item` (the pool then owns it) and makes sure a thread will run it.
-    /// Throws broken_thread_pool or executor_shutdown_error (own shutdown, then process
-    /// exit) without queueing: the caller still owns `item`. A thread that cannot be
-    /// started is reported on stderr; the item waits for a thread (or for shutdown).
-    void submit(pool_item* item);
+    /// Throws broken_thread_pool or executor_shutdown_error (inherited by a forked child,
+    /// own shutdown, then process exit) without queueing: the caller still owns `item`.
+    /// A thread that cannot be started is reported on stderr; the item waits for a
+    /// thread (or for shutdown). `caller` names the public member in the refusal's
+    /// message ("weft::thread_pool_executor::<caller>: ...").
+    void submit(pool_item* item, const char* caller = "submit");
 
-    /// Python's shutdown(wait, cancel_futures). Throws std::runtime_error("cannot join
-    /// current thread") when `wait` is asked for from one of this pool's threads, after
-    /// the pool is stopped (and, with `cancel_futures`, its queue cancelled).
+    /// Python's shutdown(wait, cancel_futures). Throws std::runtime_error("weft::
+    /// thread_pool_executor::shutdown: cannot join current thread") when `wait` is asked
+    /// for from one of this pool's threads, after the pool is stopped (and, with
+    /// `cancel_futures`, its queue cancelled).
     void shutdown(bool wait, bool cancel_futures);
 
     /// The process-exit hook's part: stop accepting work (with the interpreter-shutdown
     /// message), let the queue run out, join every thread but the caller's own.
     void begin_exit() noexcept;
     void join_threads(bool skip_self) noexcept;
+
+    /// The pthread_atfork handlers' part, in the forking thread: before the fork, lock
+    /// m_threads_mutex (the list of threads is then whole); after it, unlock it in the
+    /// parent, or reset the pool in the child (see the file comment) and unlock it.
+    void fork_prepare() noexcept;
+    void fork_parent() noexcept;
+    void fork_child() noexcept;
 
     /// True if the calling thread is one of this pool's threads.
     bool is_own_thread() const noexcept;
@@ -102,17 +122,19 @@ public:
     bool is_broken() const noexcept;
 
 private:
-    // m_state: bit 0 broken, bit 1 shut down, bit 2 process exit; bits 3..: submitters
-    // between their reservation and their release.
+    // m_state: bit 0 broken, bit 1 shut down, bit 2 process exit, bit 3 inherited by a
+    // forked child (set with k_stop); bits 4..: submitters between their reservation
+    // and their release.
     static constexpr std::uint64_t k_broken = 1;
     static constexpr std::uint64_t k_stop = 2;
     static constexpr std::uint64_t k_exit = 4;
-    static constexpr std::uint64_t k_flags = 7;
-    static constexpr std::uint64_t k_submitter = 8;
+    static constexpr std::uint64_t k_forked = 8;
+    static constexpr std::uint64_t k_flags = 15;
+    static constexpr std::uint64_t k_submitter = 16;
     static constexpr int k_spin_rounds = 48;
 
-    [[noreturn]] void reject(std::uint64_t state);
-    [[noreturn]] static void throw_refusal(std::uint64_t state);
+    [[noreturn]] void reject(std::uint64_t state, const char* caller);
+    [[noreturn]] static void throw_refusal(std::uint64_t state, const char* caller);
     bool take_idle_credit() noexcept;
     void start_thread_if_below_max();
     void start_thread();
@@ -123,6 +145,7 @@ private:
     pool_item* try_pop() noexcept;
     bool has_work_or_stop() const noexcept;
     bool may_exit() const noexcept;
+    bool is_forked_copy() const noexcept;
     void wait_for_submitters() const noexcept;
     void drain(pool_item_op op) noexcept;
 
@@ -140,11 +163,13 @@ private:
     mpmc_queue_of<pool_item*> m_queue{256};
     sleep_protocol<> m_sleep;
 
-    // Written under m_threads_mutex only (by submitters that start a thread, and by
-    // joiners once no submitter can be in flight).
+    // The vector is written under m_threads_mutex only (by submitters that start a
+    // thread, and by the forked child's reset); once no submitter can be in flight it is
+    // final, and joiners join its elements under m_join_mutex alone, so that a fork from
+    // a pool thread never waits for a join that waits for that thread.
     std::mutex m_threads_mutex;
+    std::mutex m_join_mutex;  // one joiner at a time (std::thread::join is not thread-safe)
     std::vector<std::thread> m_threads;
-    std::vector<std::thread::id> m_thread_ids;
 };
 
 /// A thread of `core` that waits for one of its queued items runs it itself (the item is
@@ -156,7 +181,12 @@ void pool_claim_end() noexcept;
 /// The full name of the calling pool thread (`<prefix>_<i>`), or "" off a pool thread.
 std::string_view current_pool_thread_name() noexcept;
 
-/// Registers `core` for the process-exit hook (installing the hook on first use).
+/// Reports on stderr an exception that escaped a posted call
+/// ("weft: thread_pool_executor: exception in a posted call: <what>"). Thread-safe.
+void report_posted_call_exception(const std::exception_ptr& e) noexcept;
+
+/// Registers `core` for the process-exit hook and the fork handlers (installing both on
+/// first use).
 void register_pool(const std::shared_ptr<thread_pool_core>& core);
 /// min(32, CPUs in the process's affinity mask + 4).
 int default_max_workers() noexcept;
