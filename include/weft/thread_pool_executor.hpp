@@ -13,6 +13,7 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,13 +35,53 @@ struct thread_pool_options {
     std::function<void()> initializer{};
 };
 
+namespace detail {
+template <class I>
+concept count_integer = std::integral<I> && !std::same_as<I, bool> && !std::same_as<I, char> &&
+                        !std::same_as<I, wchar_t> && !std::same_as<I, char8_t> && !std::same_as<I, char16_t> &&
+                        !std::same_as<I, char32_t>;
+}  // namespace detail
+
+/// A number of items, made implicitly from any integer type (not bool or a character
+/// type), never from a floating-point value: `map_options{.buffersize = 2.0}` does not
+/// compile (Python: TypeError). Values beyond std::ptrdiff_t saturate. Thread-safe (a value).
+class item_count {
+public:
+    template <detail::count_integer I>
+    constexpr item_count(I n) noexcept  // NOLINT(google-explicit-constructor): `.buffersize = 8`
+        : m_value{std::in_range<std::ptrdiff_t>(n) ? static_cast<std::ptrdiff_t>(n)
+                  : n > 0                          ? std::numeric_limits<std::ptrdiff_t>::max()
+                                                   : std::numeric_limits<std::ptrdiff_t>::min()} {}
+    /// The count.
+    constexpr std::ptrdiff_t value() const noexcept { return m_value; }
+
+private:
+    std::ptrdiff_t m_value;
+};
+
+/// A timeout made implicitly from any std::chrono::duration (integral or floating-point
+/// ticks), held as nanoseconds, saturating: <= 0 is "now" (zero), too long for
+/// nanoseconds (hours::max()) is nanoseconds::max(), which means no limit. Thread-safe (a value).
+class timeout_duration {
+public:
+    template <class Rep, class Period>
+    timeout_duration(const std::chrono::duration<Rep, Period>& d)  // NOLINT(google-explicit-constructor): `.timeout = 1.5s`
+        : m_ns{detail::saturating_ns(d)} {}
+    /// The timeout in nanoseconds, >= 0; nanoseconds::max(): no limit.
+    std::chrono::nanoseconds ns() const noexcept { return m_ns; }
+
+private:
+    std::chrono::nanoseconds m_ns;
+};
+
 /// Options of thread_pool_executor::map; an aggregate.
 struct map_options {
-    /// Time for all results, counted from the map() call; unset: no limit.
-    std::optional<std::chrono::nanoseconds> timeout{};
+    /// Time for all results, counted from the map() call; unset: no limit. Any duration
+    /// (`2s`, `1.5s`, `hours::max()`); <= 0: results not done at the call time out.
+    std::optional<timeout_duration> timeout{};
     /// At most this many calls submitted ahead of the consumer; unset: all at once.
-    /// < 1: std::invalid_argument.
-    std::optional<std::ptrdiff_t> buffersize{};
+    /// An integer; < 1: std::invalid_argument.
+    std::optional<item_count> buffersize{};
 };
 
 namespace detail {
@@ -101,11 +142,13 @@ public:
     }
 
     /// Python's map(fn, *iterables): calls fn on the zipped inputs (shortest wins) and
-    /// returns a lazy input range of the results in input order (std::monostate for a
-    /// void fn). Every call is submitted now; iterating waits for each result in turn and
-    /// rethrows a failed call's exception when it is reached, cancelling the calls not
-    /// yet started. Dropping the range cancels what is outstanding. Rvalue inputs are
-    /// kept alive by the range; lvalue inputs must outlive it when buffersize is set.
+    /// returns a lazy input range (a move-only view) of the results in input order
+    /// (std::monostate for a void fn). Every call is submitted now; iterating waits for
+    /// each result in turn and rethrows a failed call's exception when it is reached,
+    /// cancelling the calls not yet started. Dropping the range once its iteration began
+    /// cancels what is outstanding; a range never iterated lets every call run. Rvalue
+    /// inputs are kept alive by the range; lvalue inputs must outlive it when buffersize
+    /// is set.
     template <class F, detail::iterable... Rs>
         requires(!std::same_as<std::remove_cvref_t<F>, map_options>)
     auto map(F&& fn, Rs&&... inputs) {
@@ -113,10 +156,15 @@ public:
     }
     /// As map(fn, inputs...), with a timeout (timeout_error once it runs out) and/or a
     /// buffer size (at most that many calls ahead; each advance submits one more).
+    /// buffersize < 1: std::invalid_argument("weft::thread_pool_executor::map: ...").
     template <class F, detail::iterable... Rs>
     auto map(const map_options& options, F&& fn, Rs&&... inputs) {
         using result_type = typename detail::map_result<F, Rs...>::type;
-        return detail::make_map_range<result_type>(m_core, options.timeout, options.buffersize, std::forward<F>(fn),
+        std::optional<std::chrono::nanoseconds> timeout;
+        if (options.timeout) timeout = options.timeout->ns();
+        std::optional<std::ptrdiff_t> buffersize;
+        if (options.buffersize) buffersize = options.buffersize->value();
+        return detail::make_map_range<result_type>(m_core, timeout, buffersize, std::forward<F>(fn),
                                                    std::forward<Rs>(inputs)...);
     }
 

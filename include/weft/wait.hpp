@@ -1,10 +1,13 @@
 // weft — Python's concurrent.futures.wait and as_completed over any range of futures.
 //
 // Both install one done-callback per unfinished future (never polling); the callbacks
-// share a small waiter object with the waiting thread, kept alive by the callbacks of
-// futures that finish after the wait returned. Input futures are copied (handles), so
-// a temporary container is fine; duplicates count once (futures compare by identity).
-// A cancelled future counts as done, however it was cancelled (B49).
+// reach the waiter object through a weak reference, so once wait() returns or the
+// as_completed range is dropped they find nothing and keep nothing: no future, no value
+// (CPython removes its waiters in a `finally`; weft has no callback removal, so a
+// callback of a future that never finishes keeps that weak reference, a control block,
+// until the future's state goes). Input futures are copied (handles), so a temporary
+// container is fine; duplicates count once (futures compare by identity). A cancelled
+// future counts as done, however it was cancelled (B49).
 #pragma once
 
 #include <weft/detail/iterable.hpp>
@@ -132,10 +135,17 @@ wait_result<T> wait_impl(std::vector<future<T>> fs, std::optional<wait_clock::ti
         }
     }
     if (unfinished.empty() || (mode == return_when::first_completed && any_done) || any_failed) return split(fs);
-    auto signal = std::make_shared<wait_signal>(mode, unfinished.size());
+    // Allocated apart from its control block (not make_shared), so that the callbacks'
+    // weak references keep only the control block once the wait returned.
+    const std::shared_ptr<wait_signal> signal{new wait_signal{mode, unfinished.size()}};
+    const std::weak_ptr<wait_signal> weak = signal;
     // Exactly the futures counted above get a callback; one that finished meanwhile
     // runs it at once, so each is counted once.
-    for (const future<T>* f : unfinished) f->add_done_callback([signal](const future<T>& g) { signal->on_done(failed(g)); });
+    for (const future<T>* f : unfinished) {
+        f->add_done_callback([weak](const future<T>& g) {
+            if (const std::shared_ptr<wait_signal> s = weak.lock()) s->on_done(failed(g));
+        });
+    }
     signal->wait(deadline);
     return split(fs);
 }
@@ -160,10 +170,13 @@ wait_result<detail::future_value_t<R>> wait(R&& fs, const std::chrono::duration<
 }
 
 /// The range as_completed() returns: yields each input future once, as it completes.
-/// Move-only input range; its iterator's ++ waits and may throw timeout_error.
+/// A move-only input range (and view); advancing waits (on the element's first look,
+/// see detail::pull_iterator) and may throw timeout_error. Dropping it (even before the
+/// end) unhooks it from the futures still pending: their callbacks then store nothing.
 /// Thread safety: one thread at a time.
 template <class T>
-class as_completed_range {
+class as_completed_range : public detail::pull_range<as_completed_range<T>, future<T>> {
+    /// What the callbacks share with the range, through a weak reference.
     struct shared {
         std::mutex m_mutex;
         std::condition_variable m_cv;
@@ -171,10 +184,10 @@ class as_completed_range {
     };
 
 public:
-    using iterator = detail::pull_iterator<as_completed_range, future<T>>;
-
     as_completed_range(std::vector<future<T>> fs, std::optional<detail::wait_clock::time_point> deadline)
-        : m_shared{std::make_shared<shared>()}, m_total{fs.size()}, m_deadline{deadline} {
+        : m_shared{new shared}, m_total{fs.size()}, m_deadline{deadline} {
+        // m_shared is not make_shared: the callbacks' weak references then keep only
+        // the control block, not the shared object, once the range is gone.
         std::vector<future<T>> pending;
         for (future<T>& f : fs) {
             if (f.done())
@@ -182,39 +195,50 @@ public:
             else
                 pending.push_back(std::move(f));
         }
+        const std::weak_ptr<shared> weak = m_shared;
         for (const future<T>& f : pending) {
-            f.add_done_callback([s = m_shared](const future<T>& g) {
+            f.add_done_callback([weak](const future<T>& g) {
+                const std::shared_ptr<shared> s = weak.lock();
+                if (!s) return;  // the range is gone: keep nothing
                 std::lock_guard lock{s->m_mutex};
                 s->m_finished.push_back(g);
                 s->m_cv.notify_one();
             });
         }
     }
-    as_completed_range(as_completed_range&&) noexcept = default;
-    as_completed_range& operator=(as_completed_range&&) = delete;
-
-    /// Yields the first future (once; an input range is traversed once).
-    iterator begin() {
-        if (!m_started) {
-            m_started = true;
-            advance();
-        }
-        return iterator{this};
+    as_completed_range(as_completed_range&& o) noexcept
+        : base{std::move(o)},
+          m_shared{std::move(o.m_shared)},
+          m_ready{std::move(o.m_ready)},
+          m_total{std::exchange(o.m_total, 0)},
+          m_yielded{std::exchange(o.m_yielded, 0)},
+          m_deadline{o.m_deadline} {
+        o.m_ready.clear();
     }
-    std::default_sentinel_t end() const noexcept { return {}; }
+    as_completed_range& operator=(as_completed_range&& o) noexcept {
+        if (this != &o) {
+            base::operator=(std::move(o));
+            m_shared = std::move(o.m_shared);
+            m_ready = std::move(o.m_ready);
+            o.m_ready.clear();
+            m_total = std::exchange(o.m_total, 0);
+            m_yielded = std::exchange(o.m_yielded, 0);
+            m_deadline = o.m_deadline;
+        }
+        return *this;
+    }
+    as_completed_range(const as_completed_range&) = delete;
+    as_completed_range& operator=(const as_completed_range&) = delete;
+    ~as_completed_range() = default;
 
 private:
-    friend iterator;
-    future<T>& current() { return *m_current; }
-    bool exhausted() const noexcept { return m_done; }
-    void advance() {
-        m_current.reset();
+    using base = detail::pull_range<as_completed_range<T>, future<T>>;
+    friend base;
+
+    void make_next(std::optional<future<T>>& out) {
         if (m_ready.empty() && m_yielded < m_total) take_finished();
-        if (m_ready.empty()) {
-            m_done = true;
-            return;
-        }
-        m_current = std::move(m_ready.front());
+        if (m_ready.empty()) return;
+        out = std::move(m_ready.front());
         m_ready.pop_front();
         ++m_yielded;
     }
@@ -230,7 +254,6 @@ private:
         if (!m_deadline || *m_deadline == detail::wait_clock::time_point::max()) {
             m_shared->m_cv.wait(lock, any);
         } else if (!m_shared->m_cv.wait_until(lock, *m_deadline, any)) {
-            m_done = true;
             throw timeout_error(std::to_string(m_total - m_yielded) + " (of " + std::to_string(m_total) +
                                 ") futures unfinished");
         }
@@ -243,9 +266,6 @@ private:
     std::size_t m_total;
     std::size_t m_yielded = 0;
     std::optional<detail::wait_clock::time_point> m_deadline;
-    std::optional<future<T>> m_current;
-    bool m_started = false;
-    bool m_done = false;
 };
 
 /// Python's as_completed(fs): the futures already done first, then the others in the

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <list>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -173,14 +176,119 @@ TEST(Parity, B51_as_completed_timeout_reports_the_unfinished_count_from_the_call
     std::this_thread::sleep_until(called + 40ms);  // the timeout counts from the call
     auto it = range.begin();
     EXPECT_EQ(it->result(), 3);  // done ones are still yielded
+    ++it;  // lazy: the next future is waited for when looked at
     try {
-        ++it;
+        (void)(it == std::default_sentinel);
         ADD_FAILURE() << "no timeout";
     } catch (const weft::timeout_error& e) {
         EXPECT_STREQ(e.what(), "2 (of 3) futures unfinished");
     }
     a.set_value(1);
     b.set_value(2);
+}
+
+/// A value that counts its live instances.
+struct counted {
+    static inline std::atomic<int> live{0};
+    int value = 0;
+    explicit counted(int v) noexcept : value{v} { live.fetch_add(1); }
+    counted(const counted& o) noexcept : value{o.value} { live.fetch_add(1); }
+    counted& operator=(const counted&) = default;
+    ~counted() { live.fetch_sub(1); }
+};
+
+// Regression: an as_completed range dropped early left a callback on each pending
+// future holding the range's shared block, and each future finishing later was pushed
+// into that block and kept (with its value) until every callback had run. CPython
+// removes its waiters in the generator's `finally`.
+TEST(Parity, B50_an_as_completed_range_dropped_early_keeps_no_future_alive) {
+    ASSERT_EQ(counted::live.load(), 0);
+    std::vector<std::optional<weft::promise<counted>>> promises(3);
+    for (auto& p : promises) p.emplace();
+    std::vector<std::optional<weft::future<counted>>> fs;
+    for (auto& p : promises) fs.emplace_back(p->get_future());
+    std::atomic<int> callbacks_run{0};
+    for (auto& f : fs) f->add_done_callback([&](const weft::future<counted>&) { callbacks_run.fetch_add(1); });
+    {
+        auto range = weft::as_completed(std::vector{*fs[0], *fs[1], *fs[2]});
+        promises[0]->set_value(counted{0});
+        auto it = range.begin();
+        EXPECT_EQ(it->result().value, 0);
+    }  // dropped with two futures pending
+    std::thread other{[&] { promises[1]->set_value(counted{1}); }};  // finishes on another thread
+    other.join();
+    EXPECT_EQ(callbacks_run.load(), 2);
+    EXPECT_EQ(counted::live.load(), 2);
+    promises[1].reset();
+    fs[1].reset();  // the user's last handle of future 1, while future 2 is still pending
+    EXPECT_EQ(counted::live.load(), 1);  // future 0's value only: the dead range kept nothing
+    promises[2]->set_value(counted{2});
+    EXPECT_EQ(callbacks_run.load(), 3);
+    promises.clear();
+    fs.clear();
+    EXPECT_EQ(counted::live.load(), 0);
+}
+
+// The same for an as_completed range that timed out, and for weft::wait: its callbacks
+// keep only a weak reference to a small signal, never a future.
+TEST(Parity, B45_a_timed_out_wait_or_as_completed_keeps_no_future_alive) {
+    ASSERT_EQ(counted::live.load(), 0);
+    {
+        weft::promise<counted> p;
+        weft::promise<counted> q;
+        std::vector fs{p.get_future(), q.get_future()};
+        EXPECT_EQ(weft::wait(fs, 1ms).not_done.size(), 2U);
+        EXPECT_EQ(weft::wait(fs, 1ms, return_when::first_completed).not_done.size(), 2U);
+        EXPECT_EQ(weft::wait(fs, 0s, return_when::first_exception).not_done.size(), 2U);
+        {
+            auto range = weft::as_completed(fs, 1ms);
+            EXPECT_THROW((void)(range.begin() == range.end()), weft::timeout_error);
+        }
+        p.set_value(counted{1});
+        fs.clear();
+        { [[maybe_unused]] weft::promise<counted> gone = std::move(p); }
+        EXPECT_EQ(counted::live.load(), 0);  // q is still pending: its callbacks kept nothing
+        q.set_value(counted{2});
+        EXPECT_EQ(counted::live.load(), 1);
+    }
+    EXPECT_EQ(counted::live.load(), 0);
+}
+
+// Every timeout takes any duration: nanoseconds::min() and a negative floating one are
+// "now", hours::max() and a huge floating one are no limit.
+TEST(Parity, B45_B51_timeouts_take_any_duration_min_is_now_max_is_no_limit) {
+    weft::promise<int> never;
+    std::vector fs{never.get_future()};
+    auto expect_now = [&](auto timeout) {
+        EXPECT_EQ(weft::wait(fs, timeout).not_done.size(), 1U);
+        auto range = weft::as_completed(fs, timeout);
+        EXPECT_THROW((void)(range.begin() == range.end()), weft::timeout_error);
+        EXPECT_THROW(fs[0].result(timeout), weft::timeout_error);
+        EXPECT_THROW((void)fs[0].exception(timeout), weft::timeout_error);
+    };
+    expect_now(std::chrono::nanoseconds::min());
+    expect_now(std::chrono::hours::min());
+    expect_now(std::chrono::duration<double>{-2.5});
+    expect_now(std::chrono::duration<double, std::milli>{0.5});
+    auto expect_no_limit = [&](auto timeout) {
+        weft::promise<int> p;
+        std::vector gs{p.get_future()};
+        std::thread setter{[&] {
+            std::this_thread::sleep_for(2ms);  // the waits below block until this
+            p.set_value(7);
+        }};
+        EXPECT_EQ(gs[0].result(timeout), 7);
+        setter.join();
+        EXPECT_EQ(weft::wait(gs, timeout).done.size(), 1U);
+        int n = 0;
+        for (auto& f : weft::as_completed(gs, timeout)) n += f.result();
+        EXPECT_EQ(n, 7);
+    };
+    expect_no_limit(std::chrono::hours::max());
+    expect_no_limit(std::chrono::nanoseconds::max());
+    expect_no_limit(std::chrono::duration<double>{1e300});
+    expect_no_limit(std::chrono::duration<float>{1.5f});
+    never.set_value(0);
 }
 
 }  // namespace

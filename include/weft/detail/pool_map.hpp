@@ -5,7 +5,11 @@
 // and then one more on each advance, before waiting. Each advance waits for the oldest
 // outstanding future (until the deadline fixed at the call, if any) and yields its
 // result; an exception (the call's, or timeout_error) cancels every outstanding future
-// and ends the range. Destroying the range cancels what is still outstanding.
+// and ends the range. Advancing is lazy (pull_iterator): ++ only asks for the next
+// result, which is waited for when first looked at. Destroying the range once its
+// iteration began (begin() called) cancels what is still outstanding; a range never
+// iterated leaves its submitted calls to run and submits no more (Python: an unstarted
+// generator never runs its cancelling `finally`, so `pool.map(f, xs);` runs every f).
 //
 // Thread safety: a map_range and its iterators belong to one thread at a time.
 #pragma once
@@ -20,6 +24,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -72,46 +77,57 @@ private:
     std::tuple<iterator_of<Kept>...> m_its;
 };
 
-/// The result type of map(): a move-only input range of R (std::monostate for void).
+/// The result type of map(): a move-only input range (and view) of R, std::monostate for
+/// void. See the file comment; dropping a range whose iteration never began leaves its
+/// submitted calls to run (Python: an unstarted generator never runs its `finally`).
 template <class R>
-class map_range {
+class map_range : public pull_range<map_range<R>, std::conditional_t<std::is_void_v<R>, std::monostate, R>> {
 public:
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-
-    using iterator = pull_iterator<map_range, value_type>;
 
     map_range(std::deque<future<R>> submitted, std::unique_ptr<map_source<R>> source,
               std::optional<std::chrono::steady_clock::time_point> deadline) noexcept
         : m_pending{std::move(submitted)}, m_source{std::move(source)}, m_deadline{deadline} {}
-    map_range(map_range&&) noexcept = default;
-    map_range& operator=(map_range&&) = delete;
+    map_range(map_range&& o) noexcept
+        : base{std::move(o)},
+          m_pending{std::move(o.m_pending)},
+          m_source{std::move(o.m_source)},
+          m_deadline{o.m_deadline} {
+        o.m_pending.clear();
+    }
+    /// Drops this range's calls as its destructor does, then takes `o`'s.
+    map_range& operator=(map_range&& o) noexcept {
+        if (this != &o) {
+            drop();
+            base::operator=(std::move(o));
+            m_pending = std::move(o.m_pending);
+            o.m_pending.clear();
+            m_source = std::move(o.m_source);
+            m_deadline = o.m_deadline;
+        }
+        return *this;
+    }
     map_range(const map_range&) = delete;
     map_range& operator=(const map_range&) = delete;
-    ~map_range() { cancel_outstanding(); }
-
-    /// Waits for the first result (once; an input range is traversed once).
-    iterator begin() {
-        if (!m_started) {
-            m_started = true;
-            advance();
-        }
-        return iterator{this};
-    }
-    std::default_sentinel_t end() const noexcept { return {}; }
+    ~map_range() { drop(); }
 
     /// Calls submitted and not yet yielded.
     std::size_t outstanding() const noexcept { return m_pending.size(); }
 
 private:
-    friend iterator;
-    value_type& current() { return *m_current; }
-    bool exhausted() const noexcept { return m_done; }
-    void advance() {
-        m_current.reset();
-        if (m_pending.empty()) {
-            m_done = true;
-            return;
-        }
+    using base = pull_range<map_range<R>, value_type>;
+    friend base;
+
+    /// Once iteration began, cancels what is outstanding (Python's generator `finally`);
+    /// before, the submitted calls run and nothing more is submitted.
+    void drop() noexcept {
+        if (this->started()) cancel_outstanding();
+        m_pending.clear();
+        m_source.reset();
+    }
+
+    void make_next(std::optional<value_type>& out) {
+        if (m_pending.empty()) return;
         try {
             if (m_source && !m_source->submit_next(m_pending)) m_source.reset();
         } catch (...) {
@@ -122,27 +138,30 @@ private:
         m_pending.pop_front();
         try {
             if constexpr (std::is_void_v<R>) {
-                wait_result(f);
-                m_current.emplace();
+                take_result(f);
+                out.emplace();
             } else {
-                m_current.emplace(wait_result(f));
+                out.emplace(take_result(f));
             }
         } catch (...) {
-            f.cancel();  // Python's _result_or_cancel (a no-op once done)
+            if (f.valid()) f.cancel();  // Python's _result_or_cancel (a no-op once done)
             fail();
             throw;
         }
     }
 
-    decltype(auto) wait_result(const future<R>& f) const {
-        if (m_deadline) return f.result(*m_deadline - std::chrono::steady_clock::now());
-        return f.result();
+    /// The result moved out of `f` (its only handle: nothing else keeps the value, and a
+    /// move-only R works). A timeout leaves `f` valid.
+    R take_result(future<R>& f) const {
+        // time_point::max() is "no deadline": an untimed wait (which may run the call).
+        if (m_deadline && *m_deadline != std::chrono::steady_clock::time_point::max())
+            return std::move(f).result(*m_deadline - std::chrono::steady_clock::now());
+        return std::move(f).result();
     }
 
     void fail() noexcept {
         cancel_outstanding();
         m_source.reset();
-        m_done = true;
     }
 
     void cancel_outstanding() noexcept {
@@ -154,18 +173,17 @@ private:
     std::deque<future<R>> m_pending;  // oldest first
     std::unique_ptr<map_source<R>> m_source;  // buffered maps only
     std::optional<std::chrono::steady_clock::time_point> m_deadline;
-    std::optional<value_type> m_current;
-    bool m_started = false;
-    bool m_done = false;
 };
 
 /// Builds the range: the deadline first (it counts from the call), then the submissions.
+/// `timeout` is >= 0 (nanoseconds::max(): no limit); `buffersize` < 1 is refused.
 template <class R, class F, class... Rs>
 map_range<R> make_map_range(std::shared_ptr<thread_pool_core> core, std::optional<std::chrono::nanoseconds> timeout,
                             std::optional<std::ptrdiff_t> buffersize, F&& fn, Rs&&... ranges) {
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (timeout) deadline = deadline_after(*timeout);  // saturates: nanoseconds::max() is "never"
-    if (buffersize && *buffersize < 1) throw std::invalid_argument("buffersize must be None or > 0");
+    if (timeout) deadline = deadline_after(*timeout);  // saturates: nanoseconds::max() is "never", <= 0 "now"
+    if (buffersize && *buffersize < 1)
+        throw std::invalid_argument("weft::thread_pool_executor::map: buffersize must be >= 1 (Python: None or > 0)");
     using source_type = zip_source<R, std::decay_t<F>, kept_range_t<Rs&&>...>;
     std::unique_ptr<map_source<R>> source =
         std::make_unique<source_type>(std::move(core), std::forward<F>(fn), std::forward<Rs>(ranges)...);
