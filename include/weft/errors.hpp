@@ -7,6 +7,9 @@
 // -> executor_shutdown_error.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <stdexcept>
 #include <string>
 
@@ -59,3 +62,5 @@ public:
 };
 
 }  // namespace weft
+
+#endif  // WEFT_DETAIL_HAS_CXX20

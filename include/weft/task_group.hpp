@@ -8,6 +8,9 @@
 // so that a finishing child can tell from m_shared alone that it was the last one.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <weft/detail/scheduler.hpp>
 #include <weft/executor.hpp>
 
@@ -173,3 +176,5 @@ inline void task_group::wait() {
 }
 
 }  // namespace weft
+
+#endif  // WEFT_DETAIL_HAS_CXX20

@@ -1,6 +1,9 @@
 // weft — what the calling thread is.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -43,3 +46,5 @@ decltype(auto) blocking(F&& f) {
 }
 
 }  // namespace weft::this_worker
+
+#endif  // WEFT_DETAIL_HAS_CXX20

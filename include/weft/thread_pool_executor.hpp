@@ -3,6 +3,9 @@
 // behaviours B1..B58 are spec/python_parity.md's).
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <weft/detail/pool_map.hpp>
 #include <weft/detail/pool_task.hpp>
 #include <weft/detail/thread_pool_core.hpp>
@@ -197,3 +200,5 @@ private:
 };
 
 }  // namespace weft
+
+#endif  // WEFT_DETAIL_HAS_CXX20

@@ -10,6 +10,9 @@
 // future counts as done, however it was cancelled (B49).
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+
 #include <weft/detail/iterable.hpp>
 #include <weft/errors.hpp>
 #include <weft/future.hpp>
@@ -286,3 +289,5 @@ as_completed_range<detail::future_value_t<R>> as_completed(R&& fs, const std::ch
 }
 
 }  // namespace weft
+
+#endif  // WEFT_DETAIL_HAS_CXX20

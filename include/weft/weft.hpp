@@ -1,6 +1,8 @@
 // weft — umbrella header.
 #pragma once
 
+#include <weft/detail/config.hpp>  // first: the C++20 check
+
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>
 #include <weft/future.hpp>
