@@ -199,11 +199,13 @@ void register_pool(const std::shared_ptr<thread_pool_core>& core) {
 thread_pool_core::thread_pool_core(int max_workers, std::string prefix,
                                    std::function<void()> initializer)
     : m_max_workers{max_workers}, m_prefix{std::move(prefix)}, m_initializer{std::move(initializer)} {
+    m_sink_id = register_sink(*this);
     // No m_threads.reserve(max_workers): any positive max_workers is valid (as in
     // Python) and threads start lazily; the vector grows with them.
 }
 
 thread_pool_core::~thread_pool_core() {
+    unregister_sink(m_sink_id);  // no continuation can be queued here any more
     // The owner has shut down and joined already (or the exit hook holds the last
     // reference); this also covers a core whose threads could not be started.
     m_state.fetch_or(k_stop, std::memory_order_seq_cst);  // seq_cst: as in shutdown()

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -130,7 +131,7 @@ public:
     /// futures after shutdown") after shutdown() (other tails: process exit began, a
     /// forked child).
     template <class F, class... Args>
-    auto submit(F&& f, Args&&... args) {
+    [[nodiscard]] auto submit(F&& f, Args&&... args) {
         return detail::pool_submit(*m_core, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
@@ -195,9 +196,19 @@ public:
     /// characters) if it is a thread_pool_executor thread; "" otherwise. Thread-safe.
     static std::string_view current_thread_name() noexcept;
 
+    /// Not API: the id futures name this pool by (detail/task_sink.hpp).
+    std::uint64_t sink_id() const noexcept;
+
 private:
     std::shared_ptr<detail::thread_pool_core> m_core;
 };
+
+/// weft::async on a pool: the same as pool.submit(f, args...) (a future the pool's
+/// shutdown(cancel_futures=true) cancels, and Python's waiting rules). Thread-safe.
+template <class F, class... Args>
+[[nodiscard]] auto async(thread_pool_executor& pool, F&& f, Args&&... args) {
+    return pool.submit(std::forward<F>(f), std::forward<Args>(args)...);
+}
 
 }  // namespace weft
 

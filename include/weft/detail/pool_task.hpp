@@ -45,7 +45,7 @@ class pool_task final : public shared_state<R>, public pool_item {
 public:
     template <class G, class... A>
     explicit pool_task(const thread_pool_core* core, G&& fn, A&&... args)
-        : shared_state<R>(nullptr, 2), m_core{core},
+        : shared_state<R>(core->sink_id(), 2, 1), m_core{core},
           m_call{std::in_place, std::forward<G>(fn), std::forward<A>(args)...} {
         m_op = &operate;  // two references: the future's and the queue's
     }
@@ -169,21 +169,27 @@ private:
 
 /// Submits `fn(args...)` to `core`; see thread_pool_executor::submit().
 template <class F, class... Args>
-future<pool_result_t<F, Args...>> pool_submit(thread_pool_core& core, F&& fn, Args&&... args) {
+auto pool_submit(thread_pool_core& core, F&& fn, Args&&... args) {
     using fn_type = std::decay_t<F>;
-    static_assert(std::is_invocable_v<fn_type, std::decay_t<Args>...>,
-                  "weft::thread_pool_executor::submit: fn cannot be called with these arguments");
-    using result_type = pool_result_t<F, Args...>;
-    if (is_empty_callable(fn)) throw std::invalid_argument("weft::thread_pool_executor::submit: empty callable");
-    using task_type = pool_task<result_type, fn_type, std::decay_t<Args>...>;
-    auto* task = new task_type(&core, std::forward<F>(fn), std::forward<Args>(args)...);
-    try {
-        core.submit(task);
-    } catch (...) {
-        delete task;  // never queued: we hold both references
-        throw;
+    if constexpr (!std::is_invocable_v<fn_type, std::decay_t<Args>...>) {
+        // One error, naming the public function; nothing below is instantiated.
+        static_assert(std::is_invocable_v<fn_type, std::decay_t<Args>...>,
+                      "weft::thread_pool_executor::submit: fn cannot be called as fn(args...) with decayed "
+                      "copies of these arguments");
+        return future<void>{};
+    } else {
+        using result_type = pool_result_t<F, Args...>;
+        if (is_empty_callable(fn)) throw std::invalid_argument("weft::thread_pool_executor::submit: empty callable");
+        using task_type = pool_task<result_type, fn_type, std::decay_t<Args>...>;
+        auto* task = new task_type(&core, std::forward<F>(fn), std::forward<Args>(args)...);
+        try {
+            core.submit(task);
+        } catch (...) {
+            delete task;  // never queued: we hold both references
+            throw;
+        }
+        return future_access::adopt<result_type>(task);  // the constructor counted the future's reader reference
     }
-    return future_access::make<result_type>(state_ptr<shared_state<result_type>>{task});
 }
 
 /// Posts `fn()` to `core`; see thread_pool_executor::post().

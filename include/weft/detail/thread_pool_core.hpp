@@ -38,6 +38,7 @@
 #include <weft/detail/atomics.hpp>
 #include <weft/detail/mpmc_queue.hpp>
 #include <weft/detail/sleep_protocol.hpp>
+#include <weft/detail/task_sink.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -76,7 +77,7 @@ inline constexpr const char* k_broken_initializer_message =
 /// pool thread or inside a nested run (an item claimed by a waiting call).
 void pool_thread_finishing() noexcept;
 
-class thread_pool_core {
+class thread_pool_core final : public task_sink {
 public:
     thread_pool_core(int max_workers, std::string prefix, std::function<void()> initializer);
     ~thread_pool_core();
@@ -111,6 +112,13 @@ public:
 
     /// True if the calling thread is one of this pool's threads.
     bool is_own_thread() const noexcept;
+
+    /// task_sink (lib/pool_sink.cpp): a future continuation queued on this pool (then()
+    /// on a pool future), and the report of a done-callback's exception.
+    void accept(task_base* t) override;
+    void report_exception(const std::exception_ptr& e, std::string_view where) noexcept override;
+    /// The id futures name this pool by (register_sink).
+    std::uint64_t sink_id() const noexcept { return m_sink_id; }
 
     int max_workers() const noexcept { return m_max_workers; }
     /// Threads started so far (Python's len(executor._threads)).
@@ -152,6 +160,7 @@ private:
     friend void pool_thread_finishing() noexcept;
 
     int m_max_workers;
+    std::uint64_t m_sink_id = 0;  // set in the constructor, unregistered first thing in the destructor
     std::string m_prefix;
     std::function<void()> m_initializer;
 
