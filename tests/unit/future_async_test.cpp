@@ -118,17 +118,17 @@ TEST_P(FutureOnExecutor, AsyncStoresTheTasksException) {
 
 TEST_P(FutureOnExecutor, AsyncRejectsEmptyCallables) {
     int (*null_fn)() = nullptr;
-    EXPECT_THROW(weft::async(m_ex, null_fn), std::invalid_argument);
+    EXPECT_THROW((void)weft::async(m_ex, null_fn), std::invalid_argument);
     std::function<int()> empty;
-    EXPECT_THROW(weft::async(m_ex, empty), std::invalid_argument);
+    EXPECT_THROW((void)weft::async(m_ex, empty), std::invalid_argument);
     std::function<int(int)> empty_with_arg;
-    EXPECT_THROW(weft::async(m_ex, empty_with_arg, 1), std::invalid_argument);
+    EXPECT_THROW((void)weft::async(m_ex, empty_with_arg, 1), std::invalid_argument);
     EXPECT_EQ(weft::async(m_ex, [] { return 1; }).get(), 1);  // still usable
 }
 
 TEST_P(FutureOnExecutor, AsyncAfterShutdownThrows) {
     m_ex.shutdown();
-    EXPECT_THROW(weft::async(m_ex, [] { return 1; }), weft::executor_shutdown_error);
+    EXPECT_THROW((void)weft::async(m_ex, [] { return 1; }), weft::executor_shutdown_error);
 }
 
 TEST_P(FutureOnExecutor, CancelledAsyncNeverRunsItsBody) {

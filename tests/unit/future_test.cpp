@@ -59,7 +59,7 @@ TEST(Future, DefaultConstructedIsInvalidAndEveryOperationThrows) {
     EXPECT_THROW((void)f.cancelled(), weft::invalid_state_error);
     EXPECT_THROW((void)f.cancel(), weft::invalid_state_error);
     EXPECT_THROW((void)f.exception(), weft::invalid_state_error);
-    EXPECT_THROW(f.then([](int) {}), weft::invalid_state_error);
+    EXPECT_THROW((void)f.then([](int) {}), weft::invalid_state_error);
     EXPECT_THROW(f.add_done_callback([](const weft::future<int>&) {}), weft::invalid_state_error);
     const weft::future<void> v;
     EXPECT_THROW(v.get(), weft::invalid_state_error);
@@ -718,8 +718,8 @@ TEST(Then, AttachedAfterCompletionRunsAtOnceWithoutExecutor) {
 TEST(Then, EmptyCallableIsRejected) {
     weft::promise<int> p;
     std::function<int(int)> empty;
-    EXPECT_THROW(p.get_future().then(empty), std::invalid_argument);
-    EXPECT_THROW(p.get_future().then_inline(empty), std::invalid_argument);
+    EXPECT_THROW((void)p.get_future().then(empty), std::invalid_argument);
+    EXPECT_THROW((void)p.get_future().then_inline(empty), std::invalid_argument);
     p.set_value(0);
 }
 
@@ -745,7 +745,7 @@ TEST(MakeFuture, ReadyAndExceptionalFutures) {
     const auto e = std::make_exception_ptr(std::out_of_range{"oor"});
     const auto b = weft::make_exceptional_future<int>(e);
     EXPECT_EQ(b.exception(), e);
-    EXPECT_THROW(weft::make_exceptional_future<int>(nullptr), std::invalid_argument);
+    EXPECT_THROW((void)weft::make_exceptional_future<int>(nullptr), std::invalid_argument);
 }
 
 }  // namespace

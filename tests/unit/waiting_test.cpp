@@ -309,7 +309,7 @@ TEST(WaitingPool, TimedWaitsDoNotOvershoot) {
     const weft::future<int> f = never.get_future();
     weft::thread_pool_executor pool{weft::thread_pool_options{.max_workers = 1}};
     auto seconds = pool.submit([&] {
-        pool.submit([&] { release.wait(2s); });  // queued: the pool's only thread is busy here
+        pool.post([&] { release.wait(2s); });  // queued: the pool's only thread is busy here
         const auto start = clock_type::now();
         bool timed_out = false;
         try {

@@ -182,10 +182,10 @@ TEST(WhenAll, CancellingTheCombinedFutureLeavesTheInputs) {
 
 TEST(WhenAll, EmptyInputFutureThrows) {
     weft::promise<int> p;
-    EXPECT_THROW(weft::when_all(p.get_future(), weft::future<int>{}), weft::invalid_state_error);
+    EXPECT_THROW((void)weft::when_all(p.get_future(), weft::future<int>{}), weft::invalid_state_error);
     const std::vector<weft::future<int>> v{p.get_future(), weft::future<int>{}};
-    EXPECT_THROW(weft::when_all(v), weft::invalid_state_error);
-    EXPECT_THROW(weft::when_all(v.begin(), v.end()), weft::invalid_state_error);
+    EXPECT_THROW((void)weft::when_all(v), weft::invalid_state_error);
+    EXPECT_THROW((void)weft::when_all(v.begin(), v.end()), weft::invalid_state_error);
     p.set_value(0);
 }
 
@@ -251,9 +251,9 @@ TEST(WhenAny, EmptyRangeIsDoneWithNpos) {
 
 TEST(WhenAny, EmptyInputFutureThrows) {
     weft::promise<int> p;
-    EXPECT_THROW(weft::when_any(weft::future<int>{}, p.get_future()), weft::invalid_state_error);
+    EXPECT_THROW((void)weft::when_any(weft::future<int>{}, p.get_future()), weft::invalid_state_error);
     const std::vector<weft::future<int>> v{weft::future<int>{}};
-    EXPECT_THROW(weft::when_any(v), weft::invalid_state_error);
+    EXPECT_THROW((void)weft::when_any(v), weft::invalid_state_error);
     p.set_value(0);
 }
 
