@@ -99,11 +99,15 @@ void exit_hook() noexcept {
 // The pthread_atfork handlers. Between them the forking thread holds the registry's
 // mutex and every live pool's m_threads_mutex, so the child inherits both whole (no
 // thread of the parent was halfway through them). Lock order: registry, then pools.
+// The child's handler allocates and frees nothing (an allocator lock another thread
+// held at the fork stays locked there): the memory it needs is reserved here.
 void before_fork() noexcept {
     pool_registry& r = registry();
     r.m_mutex.lock();
+    std::erase_if(r.m_pools, [](const auto& w) { return w.expired(); });  // frees nothing in the child
     try {
         r.m_forking.reserve(r.m_pools.size());
+        r.m_inherited.reserve(r.m_inherited.size() + r.m_pools.size());
     } catch (...) {
         return;  // out of memory: the child then resets no pool (its exit may hang)
     }
@@ -123,14 +127,12 @@ void after_fork_in_parent() noexcept {
 
 void after_fork_in_child() noexcept {
     pool_registry& r = registry();
-    for (const auto& p : r.m_forking) p->fork_child();
-    try {
-        r.m_inherited.insert(r.m_inherited.end(), r.m_forking.begin(), r.m_forking.end());
-    } catch (...) {
-        for (auto& p : r.m_forking) forget(p);  // out of memory: kept alive all the same
+    for (auto& p : r.m_forking) {
+        p->fork_child();
+        r.m_inherited.push_back(std::move(p));  // within the capacity before_fork() reserved
     }
     r.m_forking.clear();
-    r.m_pools.clear();  // the exit hook has nothing to do for inherited pools
+    r.m_pools.clear();  // the exit hook has nothing to do for inherited pools (all alive)
     r.m_mutex.unlock();
 }
 #endif
