@@ -49,6 +49,8 @@ enum class future_fault {
     relaxed_publish,      // end_complete and the waiter's loads are relaxed
     no_wake,              // the completer never wakes blocked waiters
     relaxed_close,        // continuation_list: close() swaps in the sentinel relaxed
+    relaxed_drop,         // ref_count: a dropped reference is released relaxed
+    relaxed_reader_count, // ref_count: readers() loads relaxed
 };
 
 /// What try_start() found.
@@ -193,6 +195,57 @@ private:
     }
 
     atomic<std::uint32_t> m_word{0};
+};
+
+/// The reference count of a shared state: bits 0-31 count every reference, bits 32-63
+/// those that are *readers* (owners that may read the value: future handles,
+/// continuations not yet run). Work references (a queued task, a promise) never read it.
+/// A reader that finds itself the only one may move the value out (future::get() &&):
+/// every other reader released its reference after its last read, and that release
+/// (acq_rel) pairs with readers()' acquire, so those reads happen before the move.
+/// tests/model/ref_count_model.cpp checks this against seeded mutants.
+template <atomics_policy Atomics = std_atomics, future_fault Fault = future_fault::none>
+class ref_count {
+    // k_drop (acq_rel): a dropped reference publishes the owner's reads and writes to the
+    // last owner (who deletes) and to a sole reader's readers(). Relaxed: the mutant.
+    static constexpr std::memory_order k_drop =
+        Fault == future_fault::relaxed_drop ? std::memory_order_relaxed : std::memory_order_acq_rel;
+    // k_count (acquire): pairs with k_drop. Relaxed: the mutant.
+    static constexpr std::memory_order k_count =
+        Fault == future_fault::relaxed_reader_count ? std::memory_order_relaxed : std::memory_order_acquire;
+
+public:
+    static constexpr std::uint64_t k_reader = std::uint64_t{1} << 32;
+    static constexpr std::uint64_t k_ref_mask = k_reader - 1;
+
+    /// `refs` references, `readers` of which are readers.
+    explicit ref_count(std::uint32_t refs = 1, std::uint32_t readers = 0) noexcept
+        : m_word{refs + readers * k_reader} {}
+
+    /// One more work reference (the caller holds a reference). relaxed: the caller's own
+    /// reference keeps the count above zero; nothing is published.
+    void add_ref() noexcept { m_word.fetch_add(1, std::memory_order_relaxed); }
+    /// One more reader reference (the caller holds a reference). relaxed: as add_ref.
+    void add_reader() noexcept { m_word.fetch_add(1 + k_reader, std::memory_order_relaxed); }
+    /// Turns a work reference the caller holds into a reader reference. relaxed: as add_ref.
+    void promote_to_reader() noexcept { m_word.fetch_add(k_reader, std::memory_order_relaxed); }
+
+    /// Drops a work reference (`reader` false) or a reader reference; true if it was the
+    /// last reference: the caller deletes the state.
+    bool drop(bool reader) noexcept {
+        const std::uint64_t one = reader ? 1 + k_reader : 1;
+        // A word equal to `one` seen by an owner means no one else holds or can take a
+        // reference: skip the RMW. acquire: pairs with the other owners' k_drop, so
+        // their accesses happen before the delete.
+        if (m_word.load(std::memory_order_acquire) == one) return true;
+        return (m_word.fetch_sub(one, k_drop) & k_ref_mask) == 1;
+    }
+
+    /// Reader references alive now (see the class comment).
+    std::uint32_t readers() const noexcept { return static_cast<std::uint32_t>(m_word.load(k_count) >> 32); }
+
+private:
+    typename Atomics::template atomic<std::uint64_t> m_word;
 };
 
 /// A node of a continuation_list: anything with an `m_next` pointer to its own type.

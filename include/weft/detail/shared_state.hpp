@@ -79,7 +79,7 @@ public:
     /// A pending state with `refs` references, `readers` of which are readers (see
     /// m_refs), whose continuations are scheduled on the sink with id `sink_id` (0: none).
     state_base(std::uint64_t sink_id, std::uint32_t refs, std::uint32_t readers) noexcept
-        : m_refs{refs + readers * k_reader}, m_sched_id{sink_id} {}
+        : m_refs{refs, readers}, m_sched_id{sink_id} {}
     /// As above, on scheduler `s` (null: none).
     state_base(scheduler* s, std::uint32_t refs, std::uint32_t readers) noexcept
         : state_base(s != nullptr ? s->id() : 0, refs, readers) {}
@@ -97,26 +97,22 @@ public:
     }
 
     /// One more work reference (the caller holds a reference).
-    void add_ref() noexcept {
-        m_refs.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller holds a reference
-    }
+    void add_ref() noexcept { m_refs.add_ref(); }
     /// Drops a work reference.
-    void release() noexcept { drop(1); }
+    void release() noexcept {
+        if (m_refs.drop(false)) delete this;
+    }
     /// One more reader reference (the caller holds a reference).
-    void add_reader() noexcept {
-        m_refs.fetch_add(1 + k_reader, std::memory_order_relaxed);  // relaxed: as add_ref
-    }
+    void add_reader() noexcept { m_refs.add_reader(); }
     /// Turns a work reference the caller holds into a reader reference.
-    void promote_to_reader() noexcept {
-        m_refs.fetch_add(k_reader, std::memory_order_relaxed);  // relaxed: as add_ref
-    }
+    void promote_to_reader() noexcept { m_refs.promote_to_reader(); }
     /// Drops a reader reference.
-    void release_reader() noexcept { drop(1 + k_reader); }
-    /// Reader references alive now. acquire: pairs with release_reader()'s acq_rel, so
-    /// a caller that sees 1 (itself) also sees every other reader's reads finished.
-    std::uint32_t reader_count() const noexcept {
-        return static_cast<std::uint32_t>(m_refs.load(std::memory_order_acquire) >> 32);
+    void release_reader() noexcept {
+        if (m_refs.drop(true)) delete this;
     }
+    /// Reader references alive now: a caller that sees 1 (itself) also sees every other
+    /// reader's reads finished (future_state.hpp, ref_count).
+    std::uint32_t reader_count() const noexcept { return m_refs.readers(); }
 
     future_phase phase() const noexcept { return m_word.phase(); }
     bool is_done() const noexcept { return m_word.is_done(); }
@@ -182,7 +178,7 @@ protected:
     /// A state made already done: one reference, a reader's (the future it is made
     /// for); nobody else sees it yet.
     state_base(scheduler* s, future_phase done) noexcept
-        : m_refs{1 + k_reader},
+        : m_refs{1, 1},
           m_word{done},
           m_continuations{std::true_type{}},
           m_sched_id{s != nullptr ? s->id() : 0} {}
@@ -208,26 +204,6 @@ protected:
     void set_error(std::exception_ptr e) noexcept { m_error = std::move(e); }
 
 private:
-    // m_refs: bits 0-31 count every reference; bits 32-63 count those that are readers:
-    // owners that may read the value (future handles, continuations not yet run, a
-    // then() continuation's input). Work references (a queued task, a promise) never
-    // read it. A sole reader may move the value out (future<T>::get() &&).
-    static constexpr std::uint64_t k_reader = std::uint64_t{1} << 32;
-    static constexpr std::uint64_t k_ref_mask = k_reader - 1;
-
-    void drop(std::uint64_t one) noexcept {
-        // A word equal to `one` seen by an owner means no one else holds or can take a
-        // reference: skip the RMW. acquire: pairs with the other owners' release in
-        // fetch_sub below, so their writes (and reads) happen before the delete.
-        if (m_refs.load(std::memory_order_acquire) == one) {
-            delete this;
-            return;
-        }
-        // acq_rel: the last owner sees every other owner's writes before deleting; a
-        // reader's release also orders its reads before a sole reader's move.
-        if ((m_refs.fetch_sub(one, std::memory_order_acq_rel) & k_ref_mask) == 1) delete this;
-    }
-
     void run_continuations() noexcept {
         continuation* c = m_continuations.close();
         while (c != nullptr) {
@@ -237,7 +213,7 @@ private:
         }
     }
 
-    std::atomic<std::uint64_t> m_refs{1};
+    ref_count<> m_refs;  // references, readers among them (future_state.hpp)
     state_word<> m_word;
     continuation_list<continuation> m_continuations;
     std::exception_ptr m_error;
