@@ -29,10 +29,16 @@ mpmc_queue::mpmc_queue(std::size_t capacity_hint) {
     ::new (static_cast<void*>(m_storage)) boost_queue(capacity_hint);
 }
 
-mpmc_queue::~mpmc_queue() { queue_in(m_storage).~boost_queue(); }
+mpmc_queue::~mpmc_queue() {
+    queue_in(m_storage).~boost_queue();
+}
 
-bool mpmc_queue::push(void* p) { return queue_in(m_storage).push(p); }
+bool mpmc_queue::push(void* p) {
+    return queue_in(m_storage).push(p);
+}
 
-bool mpmc_queue::pop(void*& out) noexcept { return queue_in(m_storage).pop(out); }
+bool mpmc_queue::pop(void*& out) noexcept {
+    return queue_in(m_storage).pop(out);
+}
 
 }  // namespace weft::detail

@@ -7,8 +7,8 @@
 // -> executor_shutdown_error.
 #pragma once
 
-#include <weft/detail/config.hpp>  // first: the C++20 check
-#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+#include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
+#if WEFT_DETAIL_HAS_CXX20
 
 #include <stdexcept>
 #include <string>

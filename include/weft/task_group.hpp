@@ -8,8 +8,8 @@
 // so that a finishing child can tell from m_shared alone that it was the last one.
 #pragma once
 
-#include <weft/detail/config.hpp>  // first: the C++20 check
-#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+#include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
+#if WEFT_DETAIL_HAS_CXX20
 
 #include <weft/detail/scheduler.hpp>
 #include <weft/executor.hpp>

@@ -3,8 +3,8 @@
 // behaviours B1..B58 are spec/python_parity.md's).
 #pragma once
 
-#include <weft/detail/config.hpp>  // first: the C++20 check
-#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+#include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
+#if WEFT_DETAIL_HAS_CXX20
 
 #include <weft/detail/pool_map.hpp>
 #include <weft/detail/pool_task.hpp>

@@ -10,8 +10,8 @@
 // future counts as done, however it was cancelled (B49).
 #pragma once
 
-#include <weft/detail/config.hpp>  // first: the C++20 check
-#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+#include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
+#if WEFT_DETAIL_HAS_CXX20
 
 #include <weft/detail/iterable.hpp>
 #include <weft/errors.hpp>

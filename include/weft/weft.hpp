@@ -1,7 +1,7 @@
 // weft — umbrella header.
 #pragma once
 
-#include <weft/detail/config.hpp>  // first: the C++20 check
+#include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
 
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>

@@ -5,8 +5,8 @@
 // that input. No thread per combinator, no polling.
 #pragma once
 
-#include <weft/detail/config.hpp>  // first: the C++20 check
-#if WEFT_DETAIL_HAS_CXX20  // else config.hpp's #error is the only message
+#include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
+#if WEFT_DETAIL_HAS_CXX20
 
 #include <weft/future.hpp>
 

@@ -3,16 +3,19 @@
 //
 // The implementation is boost::lockfree::queue (Michael & Scott 1996 with a freelist),
 // kept in lib/mpmc_queue.cpp so that no public header needs Boost: this header holds it
-// in opaque storage, sized and aligned here and checked by a static_assert there. push
-// and pop are out-of-line calls: scripts/compare_commits.sh measured bench/submit_bench
-// and bench/pool_bench across the commit that moved the queue here (docs/benchmarks/).
+// in opaque storage, sized and aligned here and checked by a static_assert there.
+//
+// Performance: push and pop are out-of-line calls. A push+pop pair costs about 4 ns more
+// than inlined Boost (1.06-1.09x, single-threaded), 0.5-1.3% of a submitted task in
+// bench/submit_bench and bench/pool_bench (docs/benchmarks/2026-11-29-compare-a579eb1-
+// d8458c9/NOTES.md).
 //
 // Thread safety: push and pop are thread-safe, from any number of threads; construction
 // and destruction are not concurrent with anything.
 //
-// Memory order: a push happens-before the pop that returns its pointer (Boost's queue
-// publishes the node with a release CAS on the tail and pop reads it after an acquire
-// load), so what the pusher wrote to the pointee before push is visible after pop.
+// Memory order: a push happens-before the pop that returns its pointer (Boost's push
+// links the node with a seq_cst CAS on the last node's next, which pop reads with an
+// acquire load), so what the pusher wrote to the pointee before push is visible after pop.
 #pragma once
 
 #include <weft/detail/atomics.hpp>
@@ -49,7 +52,8 @@ private:
 
 /// A pointer to an object type (what mpmc_queue_of holds).
 template <class Pointer>
-concept object_pointer = std::is_pointer_v<Pointer> && std::is_object_v<std::remove_pointer_t<Pointer>>;
+concept object_pointer =
+    std::is_pointer_v<Pointer> && std::is_object_v<std::remove_pointer_t<Pointer>>;
 
 /// mpmc_queue typed to hold `Pointer`s. Thread-safe as mpmc_queue.
 template <object_pointer Pointer>
