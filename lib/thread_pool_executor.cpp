@@ -98,7 +98,8 @@ void exit_hook() noexcept {
 #if WEFT_POOL_HAS_PTHREAD_ATFORK
 // The pthread_atfork handlers. Between them the forking thread holds the registry's
 // mutex and every live pool's m_threads_mutex, so the child inherits both whole (no
-// thread of the parent was halfway through them). Lock order: registry, then pools.
+// thread of the parent was halfway through them). Lock order: the sink registry (whose
+// handlers run these), this registry, then the pools.
 // The child's handler allocates and frees nothing (an allocator lock another thread
 // held at the fork stays locked there): the memory it needs is reserved here.
 void before_fork() noexcept {
@@ -140,8 +141,9 @@ void after_fork_in_child() noexcept {
 void install_process_hooks() noexcept {
     if (std::atexit(&exit_hook) != 0) std::fputs("weft: cannot register the exit hook\n", stderr);
 #if WEFT_POOL_HAS_PTHREAD_ATFORK
-    if (pthread_atfork(&before_fork, &after_fork_in_parent, &after_fork_in_child) != 0)
-        std::fputs("weft: cannot register the fork handlers\n", stderr);
+    // Run inside the sink registry's handlers (detail/task_sink.hpp): lock order sink
+    // registry, pool registry, pools.
+    set_pool_fork_handlers(&before_fork, &after_fork_in_parent, &after_fork_in_child);
 #endif
 }
 

@@ -8,7 +8,10 @@
 // shows as a failure, not a hang. A child reports what it found in its exit status.
 #include "parity_support.hpp"
 
+#include <weft/detail/task.hpp>
+#include <weft/detail/task_sink.hpp>
 #include <weft/executor.hpp>
+#include <weft/future.hpp>
 #include <weft/thread_pool_executor.hpp>
 
 #include <gtest/gtest.h>
@@ -21,11 +24,13 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -255,6 +260,47 @@ TEST(ThreadPoolFork, a_child_of_a_process_with_an_executor_and_a_pool_exits_clea
     EXPECT_EQ(describe(run_in_child([] { return 0; })), "exited with 0");
     ex.shutdown();
     EXPECT_EQ(done.load(), 100);
+}
+
+/// A task sink whose accept() holds the sink registry's mutex (inject_by_id calls it
+/// with the mutex held) for a while: the window in which a fork must not copy the mutex
+/// locked into the child.
+class slow_sink final : public weft::detail::task_sink {
+public:
+    slow_sink() : m_id{weft::detail::register_sink(*this)} {}
+    ~slow_sink() { weft::detail::unregister_sink(m_id); }
+    slow_sink(const slow_sink&) = delete;
+    slow_sink& operator=(const slow_sink&) = delete;
+    void accept(weft::detail::task_base* /*t*/) override {
+        m_inside.store(true);
+        std::this_thread::sleep_for(200ms);  // the window; correctness does not depend on its length
+    }
+    void report_exception(const std::exception_ptr& /*e*/, std::string_view /*where*/) noexcept override {}
+    std::uint64_t id() const noexcept { return m_id; }
+    bool inside() const noexcept { return m_inside.load(); }
+
+private:
+    std::uint64_t m_id;
+    std::atomic<bool> m_inside{false};
+};
+
+TEST(ThreadPoolFork, a_child_forked_while_a_continuation_is_routed_can_make_executors_and_pools) {
+    // then() continuations completed by a plain thread go to their executor or pool
+    // through the sink registry (inject_by_id holds its mutex meanwhile): a fork then
+    // must not leave the child with the registry locked (it would hang in register_sink).
+    slow_sink sink;
+    weft::detail::task_base dummy{};
+    std::thread router{[&] { weft::detail::inject_by_id(sink.id(), &dummy); }};
+    while (!sink.inside()) std::this_thread::yield();
+    const int status = run_in_child([] {
+        weft::executor fresh{1};  // registers a sink
+        thread_pool_executor fresh_pool{1};
+        const int x = weft::async(fresh, [] { return 20; }).get();
+        const int y = fresh_pool.submit([] { return 22; }).result();
+        return x + y == 42 ? 0 : 1;
+    });
+    EXPECT_EQ(describe(status), "exited with 0");
+    router.join();
 }
 
 }  // namespace

@@ -39,6 +39,14 @@ std::uint64_t register_sink(task_sink& sink);
 /// it is in progress or will start.
 void unregister_sink(std::uint64_t id) noexcept;
 
+/// fork(): the sink registry's mutex is held across a fork (pthread_atfork, installed
+/// with the first registration), so a child never inherits it locked by a thread that
+/// does not exist there. Its handlers run the pool registry's (set here by
+/// thread_pool_executor) inside its own, so the lock order is always: sink registry,
+/// then the pools (inject_by_id holds the first while a pool's accept() takes theirs).
+using fork_handler = void (*)() noexcept;
+void set_pool_fork_handlers(fork_handler prepare, fork_handler parent, fork_handler child) noexcept;
+
 /// Queues `t` on the sink with id `id` if it is still registered. Throws
 /// executor_shutdown_error if it is gone (or refuses); then the caller still owns `t`.
 void inject_by_id(std::uint64_t id, task_base* t);
