@@ -56,8 +56,18 @@ public:
         : m_value{std::in_range<std::ptrdiff_t>(n) ? static_cast<std::ptrdiff_t>(n)
                   : n > 0                          ? std::numeric_limits<std::ptrdiff_t>::max()
                                                    : std::numeric_limits<std::ptrdiff_t>::min()} {}
+// g++ 12 with sanitizers warns that the value of an optional<item_count> or
+// optional<timeout_duration> "may be used uninitialized" where map() reads it after
+// checking that it is set (a false positive, inlined at these accessors).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     /// The count.
     constexpr std::ptrdiff_t value() const noexcept { return m_value; }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 private:
     std::ptrdiff_t m_value;
@@ -71,8 +81,15 @@ public:
     template <class Rep, class Period>
     timeout_duration(const std::chrono::duration<Rep, Period>& d)  // NOLINT(google-explicit-constructor): `.timeout = 1.5s`
         : m_ns{detail::saturating_ns(d)} {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // as item_count::value()
+#endif
     /// The timeout in nanoseconds, >= 0; nanoseconds::max(): no limit.
     std::chrono::nanoseconds ns() const noexcept { return m_ns; }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 private:
     std::chrono::nanoseconds m_ns;
