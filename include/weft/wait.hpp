@@ -209,7 +209,7 @@ public:
             });
         }
     }
-    as_completed_range(as_completed_range&& o) noexcept
+    as_completed_range(as_completed_range&& o)  // not noexcept: libstdc++'s deque allocates when moved
         : base{std::move(o)},
           m_shared{std::move(o.m_shared)},
           m_ready{std::move(o.m_ready)},

@@ -120,14 +120,15 @@ public:
 
 protected:
     pull_range() = default;
-    pull_range(pull_range&& o) noexcept
+    pull_range(pull_range&& o) noexcept(std::is_nothrow_move_constructible_v<Value>)
         : m_current{std::move(o.m_current)},
           m_started{std::exchange(o.m_started, true)},
           m_wanted{std::exchange(o.m_wanted, false)},
           m_done{std::exchange(o.m_done, true)} {
         o.m_current.reset();
     }
-    pull_range& operator=(pull_range&& o) noexcept {
+    pull_range& operator=(pull_range&& o) noexcept(std::is_nothrow_move_constructible_v<Value> &&
+                                                   std::is_nothrow_move_assignable_v<Value>) {
         m_current = std::move(o.m_current);
         o.m_current.reset();
         m_started = std::exchange(o.m_started, true);

@@ -88,7 +88,7 @@ public:
     map_range(std::deque<future<R>> submitted, std::unique_ptr<map_source<R>> source,
               std::optional<std::chrono::steady_clock::time_point> deadline) noexcept
         : m_pending{std::move(submitted)}, m_source{std::move(source)}, m_deadline{deadline} {}
-    map_range(map_range&& o) noexcept
+    map_range(map_range&& o)  // not noexcept: libstdc++'s deque allocates when moved
         : base{std::move(o)},
           m_pending{std::move(o.m_pending)},
           m_source{std::move(o.m_source)},
@@ -96,7 +96,8 @@ public:
         o.m_pending.clear();
     }
     /// Drops this range's calls as its destructor does, then takes `o`'s.
-    map_range& operator=(map_range&& o) noexcept {
+    map_range& operator=(map_range&& o) noexcept(std::is_nothrow_move_constructible_v<value_type> &&
+                                                 std::is_nothrow_move_assignable_v<value_type>) {
         if (this != &o) {
             drop();
             base::operator=(std::move(o));
