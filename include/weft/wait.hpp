@@ -126,7 +126,7 @@ template <class T>
 wait_result<T> wait_impl(std::vector<future<T>> fs, std::optional<wait_clock::time_point> deadline, return_when mode) {
     if (mode != return_when::first_completed && mode != return_when::first_exception &&
         mode != return_when::all_completed)
-        throw std::invalid_argument("Invalid return condition: " + std::to_string(static_cast<int>(mode)));
+        throw std::invalid_argument("weft::wait: Invalid return condition: " + std::to_string(static_cast<int>(mode)));
     std::vector<const future<T>*> unfinished;
     bool any_done = false, any_failed = false;
     for (const future<T>& f : fs) {
@@ -257,8 +257,8 @@ private:
         if (!m_deadline || *m_deadline == detail::wait_clock::time_point::max()) {
             m_shared->m_cv.wait(lock, any);
         } else if (!m_shared->m_cv.wait_until(lock, *m_deadline, any)) {
-            throw timeout_error(std::to_string(m_total - m_yielded) + " (of " + std::to_string(m_total) +
-                                ") futures unfinished");
+            throw timeout_error("weft::as_completed: " + std::to_string(m_total - m_yielded) + " (of " +
+                                std::to_string(m_total) + ") futures unfinished");
         }
         for (future<T>& f : m_shared->m_finished) m_ready.push_back(std::move(f));
         m_shared->m_finished.clear();
@@ -280,7 +280,7 @@ as_completed_range<detail::future_value_t<R>> as_completed(R&& fs) {
 }
 
 /// As as_completed(fs); advancing past the point where `timeout` (counted from this
-/// call) has run out throws timeout_error("N (of M) futures unfinished").
+/// call) has run out throws timeout_error("weft::as_completed: N (of M) futures unfinished").
 template <detail::waitable_range R, class Rep, class Period>
 as_completed_range<detail::future_value_t<R>> as_completed(R&& fs, const std::chrono::duration<Rep, Period>& timeout) {
     using T = detail::future_value_t<R>;

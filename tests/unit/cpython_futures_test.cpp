@@ -416,7 +416,7 @@ TEST(CPythonAsCompleted, test_correct_timeout_exception_msg) {
         }
         ADD_FAILURE() << "no timeout_error";
     } catch (const weft::timeout_error& e) {
-        EXPECT_STREQ(e.what(), "2 (of 4) futures unfinished");
+        EXPECT_STREQ(e.what(), "weft::as_completed: 2 (of 4) futures unfinished");
     }
 }
 

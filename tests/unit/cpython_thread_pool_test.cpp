@@ -61,6 +61,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <semaphore>
@@ -787,7 +788,15 @@ TEST(CPythonShutdown, test_hang_issue12364) {
 TEST(CPythonShutdown, test_cancel_futures) {
     thread_pool_executor executor{k_worker_count};
     std::vector<weft::future<void>> fs;
-    for (int i = 0; i < 50; ++i) fs.push_back(executor.submit([] { std::this_thread::sleep_for(100ms); }));
+    std::promise<void> first_started;
+    fs.push_back(executor.submit([&first_started] {
+        first_started.set_value();
+        std::this_thread::sleep_for(100ms);
+    }));
+    for (int i = 1; i < 50; ++i) fs.push_back(executor.submit([] { std::this_thread::sleep_for(100ms); }));
+    // CPython relies on its threads having started a call by now; here it is awaited,
+    // so that "at least one finished" does not depend on the machine's load.
+    first_started.get_future().wait();
     executor.shutdown(/*wait=*/true, /*cancel_futures=*/true);
     // Not the exact number, but some were cancelled: with few workers, many.
     std::size_t cancelled = 0;

@@ -181,7 +181,7 @@ TEST(Parity, B51_as_completed_timeout_reports_the_unfinished_count_from_the_call
         (void)(it == std::default_sentinel);
         ADD_FAILURE() << "no timeout";
     } catch (const weft::timeout_error& e) {
-        EXPECT_STREQ(e.what(), "2 (of 3) futures unfinished");
+        EXPECT_STREQ(e.what(), "weft::as_completed: 2 (of 3) futures unfinished");
     }
     a.set_value(1);
     b.set_value(2);
