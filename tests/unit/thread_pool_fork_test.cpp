@@ -288,6 +288,11 @@ TEST(ThreadPoolFork, a_child_forked_while_a_continuation_is_routed_can_make_exec
     // then() continuations completed by a plain thread go to their executor or pool
     // through the sink registry (inject_by_id holds its mutex meanwhile): a fork then
     // must not leave the child with the registry locked (it would hang in register_sink).
+#if defined(WEFT_TEST_TSAN)
+    // The child starts threads, which ThreadSanitizer does not support after a fork, and
+    // it reports the parent's thread held in accept() as leaked there (exit status 66).
+    GTEST_SKIP() << "not under ThreadSanitizer (threads started after fork)";
+#endif
     slow_sink sink;
     weft::detail::task_base dummy{};
     std::thread router{[&] { weft::detail::inject_by_id(sink.id(), &dummy); }};
