@@ -23,6 +23,7 @@ def main() -> int:
         "#undef NDEBUG",
         "#include <weft/weft.hpp>",
         "",
+        "#include <atomic>",
         "#include <cassert>",
         "#include <chrono>",
         "#include <cstdio>",
