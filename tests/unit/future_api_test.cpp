@@ -152,6 +152,22 @@ TEST(FutureValues, RvalueThenPassesTheValueByMove) {
     EXPECT_EQ(counted::copies(), 0);
 }
 
+TEST(FutureValues, UnwrappingAMoveOnlyInnerFutureThatIsAlreadyDone) {
+    // The returned future is still alive when its (done) outcome is forwarded: its
+    // reader reference is the forward's own, not a second reader.
+    weft::executor ex{2};
+    for (int round = 0; round < 200; ++round) {
+        weft::future<std::unique_ptr<int>> f = weft::make_ready_future(1).then([](int v) {
+            return weft::make_ready_future(std::make_unique<int>(v + 1));
+        });
+        ASSERT_EQ(*std::move(f).get(), 2);
+        weft::future<std::unique_ptr<int>> g = weft::async(ex, [] { return 3; }).then([&ex](int v) {
+            return weft::async(ex, [v] { return std::make_unique<int>(v); });
+        });
+        ASSERT_EQ(*std::move(g).get(), 3);
+    }
+}
+
 TEST(FutureValues, RvalueThenOfASharedMoveOnlyValueFails) {
     weft::promise<std::unique_ptr<int>> p;
     weft::future<std::unique_ptr<int>> f = p.get_future();

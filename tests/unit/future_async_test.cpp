@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -372,13 +373,18 @@ TEST_P(FutureOnExecutor, ThenAttachedBeforeAndAfterCompletionEachRunOnce) {
 
 TEST_P(FutureOnExecutor, ThenInlineRunsOnTheWorkerThatCompletes) {
     std::atomic<std::thread::id> producer{};
-    const auto f = weft::async(m_ex, [&] {
-                       producer = std::this_thread::get_id();
-                       return 1;
-                   }).then_inline([&](int v) {
+    std::promise<void> attached;  // the producer finishes only once the continuation is added
+    std::shared_future<void> gate = attached.get_future().share();
+    weft::future<int> input = weft::async(m_ex, [&producer, gate] {
+        producer = std::this_thread::get_id();
+        weft::this_worker::blocking([&] { gate.wait(); });
+        return 1;
+    });
+    const auto f = input.then_inline([&](int v) {
         EXPECT_EQ(std::this_thread::get_id(), producer.load());
         return v + 1;
     });
+    attached.set_value();
     EXPECT_EQ(f.get(), 2);
 }
 

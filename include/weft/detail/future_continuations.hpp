@@ -197,11 +197,12 @@ void forward_outcome(shared_state<U>& to, shared_state<U>& from) noexcept {
 /// Forwards an inner future's outcome to the state of then()'s unwrapped result.
 template <class U>
 struct unwrap_node final : forward_node {
-    /// Holds a reader reference on `from` (taken here) and a work reference on `to`.
-    unwrap_node(shared_state<U>& to, shared_state<U>& from) noexcept : m_to{&to} {
+    /// Holds a work reference on `to` (taken here) and the reader reference on `from`
+    /// that the caller hands over (the returned future's own: it must not count twice,
+    /// or a move-only value could not be moved on).
+    unwrap_node(shared_state<U>& to, reader_ptr<shared_state<U>> from) noexcept : m_to{&to} {
         to.add_ref();
-        from.add_reader();
-        m_from = &from;
+        m_from = from.detach();
         m_run = &run;
         m_forward = &forward;
     }
@@ -221,20 +222,25 @@ struct unwrap_node final : forward_node {
 template <class Out, class R>
 void store_result(shared_state<Out>& s, R&& r) noexcept {
     if constexpr (is_future<std::decay_t<R>>::value) {
-        const auto& inner = future_access::state(r);
-        if (!inner) {
+        if (!future_access::state(r)) {
             s.fail_as_runner(std::make_exception_ptr(
                 invalid_state_error("weft::future::then: the continuation returned an empty future")));
             return;
         }
+        // The returned future's reader reference goes to the node (a copy if the
+        // continuation returned a reference to a future it keeps).
+        reader_ptr<shared_state<Out>> inner = std::is_lvalue_reference_v<R>
+                                                  ? future_access::state(r)
+                                                  : future_access::take(std::move(r), "weft::future::then");
+        shared_state<Out>& from = *inner;
         unwrap_node<Out>* node;
         try {
-            node = new unwrap_node<Out>(s, *inner);
+            node = new unwrap_node<Out>(s, std::move(inner));
         } catch (...) {
             s.fail_as_runner(std::current_exception());
             return;
         }
-        inner->add_continuation(node);
+        from.add_continuation(node);
     } else {
         s.set_value_as_runner(std::forward<R>(r));
     }
