@@ -304,9 +304,9 @@ struct posted_once {
     posted_once(const posted_once&) = delete;
     posted_once& operator=(const posted_once&) = delete;
     ~posted_once() {
-        // relaxed: the last shared_ptr owner's acq_rel decrement ordered every copy's
-        // exchange before this destructor.
-        if (m_armed && !m_taken.load(std::memory_order_relaxed)) m_abandon(m_task);
+        // relaxed: pairs with nothing itself; the last shared_ptr owner's acq_rel
+        // decrement already ordered every copy's exchange in operator() before this.
+        if (m_armed && !m_taken.load(std::memory_order_relaxed)) m_abandon(m_task);  // relaxed: see above
     }
     task_base* m_task;
     abandon_fn m_abandon;
@@ -319,8 +319,10 @@ class posted_call {
 public:
     explicit posted_call(std::shared_ptr<posted_once> once) noexcept : m_once{std::move(once)} {}
     void operator()() const noexcept {
-        // acq_rel: one call wins; the winner's run happens before the block is destroyed.
-        if (!m_once->m_taken.exchange(true, std::memory_order_acq_rel)) m_once->m_task->m_invoke(m_once->m_task);
+        // acq_rel: pairs with the other copies' exchange (one call wins) and, through the
+        // shared_ptr's decrement, with ~posted_once's load of m_taken.
+        if (!m_once->m_taken.exchange(true, std::memory_order_acq_rel))  // acq_rel: see above
+            m_once->m_task->m_invoke(m_once->m_task);
     }
 
 private:

@@ -208,10 +208,10 @@ template <atomics_policy Atomics = std_atomics, future_fault Fault = future_faul
 class ref_count {
     // k_drop (acq_rel): a dropped reference publishes the owner's reads and writes to the
     // last owner (who deletes) and to a sole reader's readers(). Relaxed: the mutant.
-    static constexpr std::memory_order k_drop =
+    static constexpr std::memory_order k_drop =  // acq_rel: pairs with drop()'s and readers()' loads
         Fault == future_fault::relaxed_drop ? std::memory_order_relaxed : std::memory_order_acq_rel;
     // k_count (acquire): pairs with k_drop. Relaxed: the mutant.
-    static constexpr std::memory_order k_count =
+    static constexpr std::memory_order k_count =  // acquire: pairs with the other readers' k_drop
         Fault == future_fault::relaxed_reader_count ? std::memory_order_relaxed : std::memory_order_acquire;
 
 public:
@@ -224,11 +224,11 @@ public:
 
     /// One more work reference (the caller holds a reference). relaxed: the caller's own
     /// reference keeps the count above zero; nothing is published.
-    void add_ref() noexcept { m_word.fetch_add(1, std::memory_order_relaxed); }
+    void add_ref() noexcept { m_word.fetch_add(1, std::memory_order_relaxed); }  // relaxed: publishes nothing
     /// One more reader reference (the caller holds a reference). relaxed: as add_ref.
-    void add_reader() noexcept { m_word.fetch_add(1 + k_reader, std::memory_order_relaxed); }
+    void add_reader() noexcept { m_word.fetch_add(1 + k_reader, std::memory_order_relaxed); }  // relaxed: as add_ref
     /// Turns a work reference the caller holds into a reader reference. relaxed: as add_ref.
-    void promote_to_reader() noexcept { m_word.fetch_add(k_reader, std::memory_order_relaxed); }
+    void promote_to_reader() noexcept { m_word.fetch_add(k_reader, std::memory_order_relaxed); }  // relaxed: as add_ref
 
     /// Drops a work reference (`reader` false) or a reader reference; true if it was the
     /// last reference: the caller deletes the state.
