@@ -34,6 +34,7 @@ bool state_base::cancel() noexcept {
         run_continuations();
         return true;
     }
+    if (phase() == future_phase::running) return cancel_running();
     return is_cancelled();
 }
 
@@ -51,6 +52,7 @@ void state_base::rethrow_if_failed() const {
 
 void state_base::wait() {
     if (is_done()) return;
+    check_wait();
     if (try_claim() && is_done()) return;
     // Spin briefly before blocking: a round trip is often microseconds, and a worker
     // that blocks costs a wake-up or a spare.

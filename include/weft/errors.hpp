@@ -55,6 +55,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// A task graph used wrongly: a cycle of strong edges (the message names a node on it),
+/// a change to a graph while it runs, a node handle of another graph, a composed graph
+/// that is already running, a wait on a run of a graph from inside that graph's nodes.
+class graph_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
 /// A thread_pool_executor whose thread initializer failed (Python's BrokenThreadPool).
 class broken_thread_pool : public broken_executor {
 public:

@@ -83,7 +83,9 @@ public:
     /// Cancels the future if it has not started: true if it is now cancelled (also when
     /// it already was), false if it is running or done. Wakes waiters, then runs the
     /// done-callbacks on the calling thread; the then() continuations downstream are
-    /// cancelled on this thread too, before cancel() returns.
+    /// cancelled on this thread too, before cancel() returns. The future of a task
+    /// graph's run is the exception: cancel() while it runs returns true, stops new
+    /// nodes, and the future ends cancelled once the running nodes finish.
     bool cancel() const { return state().cancel(); }
 
     /// Waits until done, then returns a reference to the value (valid while a handle to

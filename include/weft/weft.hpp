@@ -6,6 +6,7 @@
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>
 #include <weft/future.hpp>
+#include <weft/task_graph.hpp>
 #include <weft/task_group.hpp>
 #include <weft/this_worker.hpp>
 #include <weft/thread_pool_executor.hpp>

@@ -163,6 +163,13 @@ public:
     /// True if done.
     bool wait_for(std::chrono::nanoseconds timeout);
 
+    /// cancel() found the state running: a state whose work can stop early (a task
+    /// graph's run) accepts the request and ends cancelled later. True if accepted.
+    virtual bool cancel_running() noexcept { return false; }
+    /// Called by wait() before it waits for a state that is not done: throws instead of
+    /// waiting when the wait could never end (a graph's run awaited by its own node).
+    virtual void check_wait() const {}
+
     /// Runs the task that completes this state on the calling thread, if nobody has
     /// started it and the calling thread may run it (a worker of its executor, a thread
     /// of its pool; a combinator claims its inputs). True if it ran something.
