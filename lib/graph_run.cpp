@@ -5,6 +5,7 @@
 // through the deque and no recursion. The thread that ends a scope finishes the scope's
 // owner (a subflow or composed node) in the same loop, or ends the run's iteration and
 // begins the next iteration, or the next queued run.
+#include "graph_counts.hpp"
 #include "task_graph_impl.hpp"
 
 #include <weft/detail/task_sink.hpp>
@@ -15,6 +16,10 @@ namespace weft::detail {
 namespace {
 
 constexpr int k_no_successor = -1;  // a finishing node schedules nothing
+
+using counts = graph_counts<>;
+static_assert(counts::k_cancel == graph_run::k_cancel && counts::k_failed == graph_run::k_failed &&
+              counts::k_finishing == graph_run::k_finishing);
 
 std::atomic<std::int64_t>& scope_count(graph_impl& g) noexcept {
     return g.m_parent != nullptr ? g.m_parent->m_pending : g.m_run->m_pending;
@@ -53,9 +58,8 @@ private:
     static constexpr std::uint32_t k_capacity = 32;
     void flush() {
         if (m_count == 0) return;
-        // relaxed: the push below (a release) orders it before any decrement by these nodes.
-        scope_count(m_graph).fetch_add(m_count, std::memory_order_relaxed);
-        for (std::uint32_t i = 0; i < m_count; ++i) push_node(m_worker, m_batch[i], *m_graph.m_run);
+        counts::hand_out(scope_count(m_graph), m_count,
+                         [this](std::uint32_t i) { push_node(m_worker, m_batch[i], *m_graph.m_run); });
         m_count = 0;
     }
 
@@ -102,8 +106,7 @@ graph_run* release_graph(graph_impl& g, bool dirty) noexcept {
 /// Ends `run`: gives its graph to the next queued run (returned), then completes the
 /// run's future.
 graph_run* end_run(graph_run& run) noexcept {
-    // acq_rel: decides the outcome once against cancel_running()'s CAS.
-    const std::uint32_t flags = run.m_flags.fetch_or(graph_run::k_finishing, std::memory_order_acq_rel);
+    const std::uint32_t flags = counts::decide(run.m_flags);
     graph_run* next = release_graph(*run.m_graph, (flags & (graph_run::k_cancel | graph_run::k_failed)) != 0);
     run.conclude();
     return next;
@@ -162,9 +165,7 @@ graph_node* end_iteration(worker& w, graph_run& run) {
 /// One node of scope `g` finished (with no successor kept): ends the scope if it was
 /// the last, which finishes its owner or the run's iteration.
 graph_node* scope_done(worker& w, graph_impl& g) {
-    // acq_rel: release publishes this node's work to the thread that ends the scope;
-    // acquire (for that thread) sees every other node's.
-    if (scope_count(g).fetch_sub(1, std::memory_order_acq_rel) != 1) return nullptr;
+    if (!counts::leave(scope_count(g))) return nullptr;
     graph_node* owner = g.m_parent;
     if (owner == nullptr) return end_iteration(w, *g.m_run);
     // relaxed: ordered by the acq_rel decrement above.
@@ -188,12 +189,8 @@ graph_node* finish_node(worker& w, graph_node* n, int outcome) {
         if (n->m_kind == node_kind::condition) {
             if (static_cast<std::uint32_t>(outcome) < n->m_succ.size()) ready.add(n->m_succ[static_cast<std::uint32_t>(outcome)]);
         } else {
-            for (graph_node* s : n->m_succ) {
-                // acq_rel: release publishes n's work to the successor's runner; acquire
-                // (for the last predecessor) sees the others'. One strong predecessor:
-                // nobody else counts, so the counter is never touched.
-                if (s->m_strong_preds == 1 || s->m_join.fetch_sub(1, std::memory_order_acq_rel) == 1) ready.add(s);
-            }
+            for (graph_node* s : n->m_succ)
+                if (counts::arrive(s->m_join, s->m_strong_preds)) ready.add(s);
         }
     }
     if (graph_node* keep = ready.finish()) return keep;
@@ -261,9 +258,7 @@ graph_node* start_composed(worker& w, graph_node& n, graph_run& run) {
 graph_node* execute(worker& w, graph_node* n) {
     graph_run& run = *n->m_graph->m_run;
     if (run.cancel_requested()) return finish_node(w, n, k_no_successor);
-    // relaxed: every strong predecessor has counted down already (n is ready); the
-    // next round's decrements follow n's own finish (release) or a reset.
-    if (n->m_strong_preds > 1) n->m_join.store(n->m_strong_preds, std::memory_order_relaxed);
+    counts::rearm(n->m_join, n->m_strong_preds);
     int outcome = 0;
     try {
         switch (n->m_kind) {
@@ -336,20 +331,10 @@ graph_run::graph_run(graph_impl& g, std::uint64_t sched_id, std::size_t times, s
 }
 
 void graph_run::fail(std::exception_ptr e) noexcept {
-    // acq_rel: the first failure owns m_error_first; end_run's RMW reads it after.
-    if ((m_flags.fetch_or(k_failed, std::memory_order_acq_rel) & k_failed) == 0) m_error_first = std::move(e);
+    if (counts::first_failure(m_flags)) m_error_first = std::move(e);
 }
 
-bool graph_run::cancel_running() noexcept {
-    // relaxed: a first guess for the CAS.
-    std::uint32_t f = m_flags.load(std::memory_order_relaxed);
-    while ((f & k_finishing) == 0) {
-        // acq_rel: ordered with end_run's fetch_or, which decides the outcome.
-        if (m_flags.compare_exchange_weak(f, f | k_cancel, std::memory_order_acq_rel, std::memory_order_relaxed))
-            return true;
-    }
-    return (f & k_cancel) != 0;
-}
+bool graph_run::cancel_running() noexcept { return counts::request_cancel(m_flags); }
 
 void graph_run::conclude() noexcept {
     // relaxed: end_run's acq_rel RMW on this word came first on this thread.
