@@ -359,6 +359,12 @@ future<void> task_graph::start_run(executor& ex, std::size_t times, std::functio
     detail::graph_impl& g = *m_impl;
     if (ex.is_shut_down()) throw executor_shutdown_error("weft::task_graph::run: the executor is shut down");
     detail::validate_composed(g, "weft::task_graph::run");
+    if (times == 0 && !pred) {  // run_n(ex, 0): nothing to run, nothing to queue
+        const std::lock_guard lock{g.m_mutex};
+        if (!g.m_valid && g.m_state.load(std::memory_order_relaxed) == detail::graph_state::idle)  // relaxed: under m_mutex
+            g.validate_locked("weft::task_graph::run_n");
+        return make_ready_future();
+    }
     auto* run = new detail::graph_run(g, ex.sink_id(), times, std::move(pred));
     bool start_now = false;
     {
