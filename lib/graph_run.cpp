@@ -210,7 +210,10 @@ int call_node(graph_node& n, subflow* sf) {
 
 /// Runs a subflow node's callable, then starts the nodes it made (null: none).
 graph_node* start_subflow(worker& w, graph_node& n, graph_run& run) {
-    if (!n.m_child) n.m_child = std::make_unique<graph_impl>("subflow of " + (n.m_name.empty() ? std::string{"a node"} : "node '" + n.m_name + "'"));
+    if (!n.m_child) {
+        n.m_child = std::make_unique<graph_impl>(n.m_name);
+        n.m_child->m_is_subflow = true;
+    }
     graph_impl& c = *n.m_child;
     c.m_state.store(graph_state::idle, std::memory_order_relaxed);  // relaxed: this thread alone uses c now
     c.clear_nodes();
@@ -233,8 +236,8 @@ graph_node* start_composed(worker& w, graph_node& n, graph_run& run) {
     {
         const std::lock_guard lock{inner.m_mutex};
         if (inner.m_state.load(std::memory_order_relaxed) != graph_state::idle)  // relaxed: under m_mutex
-            throw graph_error("weft::task_graph: " + inner.describe() + ", composed as node '" + n.m_name +
-                              "', is already running (a graph runs once at a time)");
+            throw graph_error("weft::task_graph: " + inner.describe() + ", composed as " + label(n) +
+                              ", is already running (a graph runs once at a time)");
         if (!inner.m_valid) inner.validate_locked("weft::task_graph::run (composed graph)");
         inner.m_state.store(graph_state::composed, std::memory_order_relaxed);  // relaxed: under m_mutex
         ++inner.m_active;

@@ -69,14 +69,18 @@ void graph_impl::clear_nodes() noexcept {
 }
 
 std::string graph_impl::describe() const {
+    if (m_is_subflow) return m_name.empty() ? std::string{"the subflow of an unnamed node"} : "the subflow of node '" + m_name + "'";
     return m_name.empty() ? std::string{"an unnamed graph"} : "graph '" + m_name + "'";
 }
 
 void graph_impl::check_changeable(const char* who) const {
     // acquire: pairs with release_graph's release store, so a change after a run ends
     // happens after the run.
-    if (m_state.load(std::memory_order_acquire) != graph_state::idle)
-        throw graph_error(std::string{who} + ": " + describe() + " is running; a graph cannot change while it runs");
+    if (m_state.load(std::memory_order_acquire) == graph_state::idle) return;
+    if (m_is_subflow)
+        throw graph_error(std::string{who} + ": " + describe() +
+                          " changes only inside its node's callable, while that builds it");
+    throw graph_error(std::string{who} + ": " + describe() + " is running; a graph cannot change while it runs");
 }
 
 void graph_impl::reset_counters() noexcept {
@@ -91,11 +95,11 @@ std::mutex& compose_mutex() noexcept {
     return m;
 }
 
-namespace {
-
 std::string label(const graph_node& n) {
     return n.m_name.empty() ? "unnamed node #" + std::to_string(n.m_index) : "node '" + n.m_name + "'";
 }
+
+namespace {
 
 /// A node on a cycle among the nodes Kahn's algorithm could not remove (indegree > 0):
 /// each has a predecessor among them, so walking predecessors must come back.
@@ -267,8 +271,8 @@ void node::link(const node* const* others, std::size_t count, bool forward) {
     for (std::size_t i = 0; i < count; ++i) {
         const detail::graph_node& other = others[i]->checked(who);
         if (other.m_graph != self.m_graph)
-            throw graph_error(std::string{who} + ": node '" + other.m_name + "' belongs to another graph than node '" +
-                              self.m_name + "'");
+            throw graph_error(std::string{who} + ": " + detail::label(other) + " belongs to another graph than " +
+                              detail::label(self));
     }
     self.m_graph->check_changeable(who);
     for (std::size_t i = 0; i < count; ++i) {

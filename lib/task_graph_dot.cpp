@@ -103,7 +103,11 @@ private:
     void edges(const graph_node& n, const std::string& indent) {
         for (std::uint32_t i = 0; i < n.m_succ.size(); ++i) {
             m_os << indent << id_of(&n) << " -> " << id_of(n.m_succ[i]);
-            if (n.m_kind == node_kind::condition) m_os << " [style=dashed, label=\"" << i << "\"]";
+            // A condition's edge back up the graph (a loop) does not rank its target:
+            // drawn as a constraint it would lie on top of the forward edge.
+            if (n.m_kind == node_kind::condition)
+                m_os << " [style=dashed, label=\"" << i << "\""
+                     << (n.m_succ[i]->m_index < n.m_index ? ", constraint=false" : "") << "]";
             m_os << ";\n";
         }
     }

@@ -131,6 +131,7 @@ public:
     bool m_valid = false;
     bool m_has_conditions = false;
     bool m_needs_reset = false;  // a run left counters part-way (failed, cancelled)
+    bool m_is_subflow = false;   // the nodes of a subflow node (m_name: that node's name)
 
     // While a run uses the graph (set before its sources are pushed).
     graph_run* m_run = nullptr;
@@ -191,6 +192,9 @@ public:
     std::exception_ptr m_error_first;  // written by the fail() that set k_failed
     graph_run* m_next_queued = nullptr;
 };
+
+/// "node 'name'", or "unnamed node #i" (for messages).
+std::string label(const graph_node& n);
 
 /// The task body of every node: runs it and the successors it keeps (graph_run.cpp).
 void run_node_task(task_base* t) noexcept;
