@@ -11,6 +11,7 @@
 #include <weft/detail/task_sink.hpp>
 
 #include <string>
+#include <utility>
 
 namespace weft::detail {
 namespace {
@@ -88,8 +89,9 @@ graph_node* start_scope(worker& w, graph_impl& g, graph_run& run) {
 }
 
 /// Gives graph `g` up (a run or a composed use of it ended): the next queued run, if
-/// any, becomes its user (returned, to be launched), else it goes idle.
-graph_run* release_graph(graph_impl& g, bool dirty) noexcept {
+/// any, becomes its user (returned, to be launched), else it goes idle. The use still
+/// counts in m_active until retire(): a run's future completes in between.
+graph_run* hand_over(graph_impl& g, bool dirty) noexcept {
     const std::lock_guard lock{g.m_mutex};
     if (dirty) g.m_needs_reset = true;
     graph_run* next = g.m_queue_head;
@@ -99,25 +101,50 @@ graph_run* release_graph(graph_impl& g, bool dirty) noexcept {
     }
     // release: a builder that sees idle sees the run's writes (it reads with acquire).
     g.m_state.store(next != nullptr ? graph_state::running : graph_state::idle, std::memory_order_release);
-    if (--g.m_active == 0) g.m_idle_cv.notify_all();
-    return next;  // nothing of `g` is touched after this: its destructor may run now
+    return next;
 }
 
-/// Ends `run`: gives its graph to the next queued run (returned), then completes the
-/// run's future.
+/// A use of `g` is over for good: the destructor may return once none is left.
+void retire(graph_impl& g) noexcept {
+    const std::lock_guard lock{g.m_mutex};
+    // At 1, a destructor called from the last run's own done-callback may be waiting.
+    if (--g.m_active <= 1) g.m_idle_cv.notify_all();
+    // Nothing of `g` is touched after the unlock: its destructor may run then.
+}
+
+/// Completes a run's future with `complete()` (its done-callbacks and inline
+/// continuations run inside), then retires the run. A callback may destroy the graph
+/// (the last shared_ptr to it, say): its destructor sees tls_concluding and does not
+/// wait for this run, and the reference held here keeps the graph alive for retire().
+template <class Complete>
+void complete_then_retire(graph_impl& g, Complete complete) noexcept {
+    g.add_ref();
+    graph_impl* const outer = std::exchange(tls_concluding, &g);
+    complete();
+    tls_concluding = outer;
+    retire(g);
+    g.release();
+}
+
+/// Ends `run`: gives its graph to the next queued run (returned), completes the run's
+/// future, then lets the graph's destructor go on (the future is done by then).
 graph_run* end_run(graph_run& run) noexcept {
     const std::uint32_t flags = counts::decide(run.m_flags);
-    graph_run* next = release_graph(*run.m_graph, (flags & (graph_run::k_cancel | graph_run::k_failed)) != 0);
-    run.conclude();
+    graph_impl& g = *run.m_graph;
+    graph_run* next = hand_over(g, (flags & (graph_run::k_cancel | graph_run::k_failed)) != 0);
+    complete_then_retire(g, [&run] { run.conclude(); });
     return next;
 }
 
 /// A run that never started (cancelled while queued, or its executor refused it): its
 /// graph goes to the next run (returned); the future fails with `e` unless cancelled.
 graph_run* abandon_run(graph_run& run, std::exception_ptr e) noexcept {
-    graph_run* next = release_graph(*run.m_graph, false);
-    if (e) run.try_fail(std::move(e));
-    run.release();  // the run's own reference
+    graph_impl& g = *run.m_graph;
+    graph_run* next = hand_over(g, false);
+    complete_then_retire(g, [&run, &e] {
+        if (e) run.try_fail(std::move(e));
+        run.release();  // the run's own reference
+    });
     return next;
 }
 
@@ -172,7 +199,9 @@ graph_node* scope_done(worker& w, graph_impl& g) {
     const bool failed = owner->m_inner_failed.exchange(false, std::memory_order_relaxed);
     if (owner->m_kind == node_kind::composed) {
         const bool dirty = failed || g.m_run->cancel_requested();
-        if (graph_run* next = release_graph(g, dirty)) {
+        graph_run* next = hand_over(g, dirty);
+        retire(g);
+        if (next != nullptr) {
             if (graph_node* first = launch_run(&w, next)) push_node(w, first, *first->m_graph->m_run);
         }
     }
@@ -247,7 +276,9 @@ graph_node* start_composed(worker& w, graph_node& n, graph_run& run) {
         inner.m_needs_reset = false;
     }
     if (inner.m_sources.empty()) {
-        if (graph_run* next = release_graph(inner, false)) {
+        graph_run* next = hand_over(inner, false);
+        retire(inner);
+        if (next != nullptr) {
             if (graph_node* first = launch_run(&w, next)) push_node(w, first, *first->m_graph->m_run);
         }
         return nullptr;

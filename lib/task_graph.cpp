@@ -236,12 +236,15 @@ void wait_until_idle(graph_impl& g) {
                      g.describe().c_str());
         std::terminate();
     }
+    // A done-callback of this graph's run, destroying the graph while the run's future
+    // completes on this thread, waits for the other uses only (graph_run.cpp).
+    const std::uint32_t own = tls_concluding == &g ? 1 : 0;
     std::unique_lock lock{g.m_mutex};
-    if (g.m_active == 0) return;
+    if (g.m_active == own) return;
     lock.unlock();
     const block_scope blocked;  // a worker keeps its executor's parallelism meanwhile
     lock.lock();
-    g.m_idle_cv.wait(lock, [&] { return g.m_active == 0; });
+    g.m_idle_cv.wait(lock, [&] { return g.m_active == own; });
 }
 
 }  // namespace

@@ -193,6 +193,9 @@ public:
     graph_run* m_next_queued = nullptr;
 };
 
+/// The graph whose run's future this thread is completing (graph_run.cpp), or null.
+inline constinit thread_local graph_impl* tls_concluding = nullptr;
+
 /// "node 'name'", or "unnamed node #i" (for messages).
 std::string label(const graph_node& n);
 

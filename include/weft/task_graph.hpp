@@ -325,7 +325,8 @@ public:
         }
     }
 
-    /// True while a run of this graph (or a graph it is composed into) is running or queued.
+    /// True while a run of this graph is running or queued, or a composed node of
+    /// another graph's run is running it.
     bool running() const noexcept;
 
     /// Writes the graph in Graphviz DOT: nodes by name, composed graphs and the last

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
@@ -701,6 +702,41 @@ TEST_P(TaskGraphErrorTest, DestructorWaitsForEveryRunQueuedOnesToo) {
     for (const auto& f : futures) {
         EXPECT_TRUE(f.done());
         EXPECT_NO_THROW(f.get());
+    }
+}
+
+// Regression: the destructor returned before the last run's future was done (the graph
+// went idle, and woke the destructor, before the future completed).
+TEST_P(TaskGraphErrorTest, DestructorReturnsOnlyOnceEveryRunsFutureIsDone) {
+    for (int i = 0; i < 300; ++i) {
+        weft::future<void> f;
+        {
+            weft::task_graph g;
+            g.emplace([] {});
+            f = g.run(m_ex);
+        }
+        ASSERT_TRUE(f.done()) << "iteration " << i;
+        f.get();
+    }
+}
+
+// A graph owned by a shared_ptr that the run's own done-callback holds last: the
+// destructor runs inside the run's completion, on a worker, and must neither wait for
+// that run (a self-deadlock) nor let it touch the freed graph (ASan would see it).
+TEST_P(TaskGraphErrorTest, GraphDestroyedByItsOwnRunsDoneCallbackNeitherHangsNorIsUsedAfterFree) {
+    for (int i = 0; i < 200; ++i) {
+        std::atomic<int> ran{0};
+        auto g = std::make_shared<weft::task_graph>();
+        g->emplace([&] { ran.fetch_add(1); });
+        weft::future<void> f = g->run(m_ex);
+        weft::test::signal called;
+        f.add_done_callback([keep = std::move(g), &called](const weft::future<void>&) mutable {
+            keep.reset();  // the last owner: ~task_graph runs here
+            called.raise();
+        });
+        ASSERT_TRUE(called.wait());
+        f.get();
+        EXPECT_EQ(ran.load(), 1);
     }
 }
 
