@@ -13,6 +13,8 @@ Every metric is lower-is-better:
     time is what compares);
   * the counters `ns_per_node`, `ns_per_link`, `ns_per_round_trip` (future_bench: trees
     of different depths, chains, round trips counted inside one task);
+  * the counter `ns_per_graph_node` (graph_bench: one run, or one build, of a task
+    graph divided by its node count);
   * the counters `idle_cpu_per_s`, `rss_delta_mib`, `max_rss_mib` (idle_bench); idle
     CPU under 0.001 CPU s/s on both sides is noise, and its ratio is shown as `~1`;
   * otherwise the real time per iteration, in the benchmark's time unit.
@@ -43,6 +45,7 @@ COUNTER_METRICS = [
     ("ns_per_node", "time per tree node", "ns"),
     ("ns_per_link", "time per chain link", "ns"),
     ("ns_per_round_trip", "time per round trip", "ns"),
+    ("ns_per_graph_node", "time per graph node", "ns"),
     ("idle_cpu_per_s", "idle CPU per wall second", "CPU s/s"),
     ("rss_delta_mib", "resident memory added by the pool", "MiB"),
     ("max_rss_mib", "peak resident memory of the process", "MiB"),
