@@ -4,7 +4,10 @@
 #include "test_signal.hpp"
 
 #include <weft/executor.hpp>
+#include <weft/future.hpp>
 #include <weft/task_graph.hpp>
+#include <weft/task_group.hpp>
+#include <weft/when_all.hpp>
 
 #include <gtest/gtest.h>
 
@@ -401,6 +404,34 @@ TEST_P(TaskGraphTest, ValuesWrittenByANodeAreSeenByItsSuccessorsAndAfterTheRun) 
         x = y = z = w = 0;
         g.run(m_ex).get();
         EXPECT_EQ(w, 5);
+    }
+}
+
+// Plain nodes may fork and join, and wait on futures, on the run's own executor (at 1
+// worker too: a wait runs only what it awaits, or blocks with a spare worker).
+TEST_P(TaskGraphTest, NodesUseTaskGroupsAndFuturesInside) {
+    weft::task_graph g;
+    std::atomic<long> forked{0};
+    long from_futures = 0;
+    long seen_after = -1;
+    weft::node fork_join = g.emplace([&] {
+        weft::task_group tg{m_ex};
+        for (int i = 0; i < 100; ++i) tg.run([&] { forked.fetch_add(1); });
+        tg.wait();
+    });
+    weft::node futures = g.emplace([&] {
+        std::vector<weft::future<long>> fs;
+        for (long i = 1; i <= 20; ++i) fs.push_back(weft::async(m_ex, [i] { return i * i; }));
+        for (long v : weft::when_all_values(std::move(fs)).get()) from_futures += v;
+    });
+    weft::node after = g.emplace([&] { seen_after = forked.load() + from_futures; });
+    after.succeed(fork_join, futures);
+    for (int round = 1; round <= 3; ++round) {
+        from_futures = 0;
+        g.run(m_ex).get();
+        EXPECT_EQ(forked.load(), 100L * round);
+        EXPECT_EQ(from_futures, 2870);  // 1^2 + ... + 20^2
+        EXPECT_EQ(seen_after, 100L * round + 2870);
     }
 }
 
