@@ -22,6 +22,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -115,6 +116,15 @@ dag random_dag(std::mt19937_64& rng, std::size_t n, dag_mix mix) {
 }
 
 /// Nodes reachable from `from` along edges (itself excluded).
+/// A node of `d` that runs a plain task, chosen at random; none if it has no such node.
+std::optional<std::uint32_t> random_task_node(const dag& d, std::mt19937_64& rng) {
+    std::vector<std::uint32_t> tasks;
+    for (std::uint32_t j = 0; j < d.kinds.size(); ++j)
+        if (d.kinds[j] == unit_kind::task) tasks.push_back(j);
+    if (tasks.empty()) return std::nullopt;
+    return tasks[rng() % tasks.size()];
+}
+
 std::vector<bool> downstream_of(const dag& d, std::uint32_t from) {
     std::vector<bool> reached(d.kinds.size(), false);
     reached[from] = true;
@@ -384,11 +394,9 @@ TEST(TaskGraphStress, RandomDagsWithAFailingNodeSkipExactlyItsDownstream) {
         progress = gi;
         const dag d =
             random_dag(rng, 1 + rng() % 500, dag_mix{.subflow_percent = 3, .composed_percent = 2});
-        std::vector<std::uint32_t> tasks;
-        for (std::uint32_t j = 0; j < d.kinds.size(); ++j)
-            if (d.kinds[j] == unit_kind::task) tasks.push_back(j);
-        if (tasks.empty()) continue;
-        const std::uint32_t bad = tasks[rng() % tasks.size()];
+        const std::optional<std::uint32_t> picked = random_task_node(d, rng);
+        if (!picked) continue;
+        const std::uint32_t bad = *picked;
         const std::vector<bool> skipped = downstream_of(d, bad);
         checked_graph g{d, rng};
         weft::executor& ex = executors.pick(rng);
@@ -437,11 +445,9 @@ TEST(TaskGraphStress, RandomDagsCancelledMidRun) {
         progress = gi;
         const dag d =
             random_dag(rng, 1 + rng() % 500, dag_mix{.subflow_percent = 3, .composed_percent = 2});
-        std::vector<std::uint32_t> tasks;
-        for (std::uint32_t j = 0; j < d.kinds.size(); ++j)
-            if (d.kinds[j] == unit_kind::task) tasks.push_back(j);
-        if (tasks.empty()) continue;
-        const std::uint32_t blocker = tasks[rng() % tasks.size()];
+        const std::optional<std::uint32_t> picked = random_task_node(d, rng);
+        if (!picked) continue;
+        const std::uint32_t blocker = *picked;
         const std::vector<bool> skipped = downstream_of(d, blocker);
         checked_graph g{d, rng};
         weft::executor& ex = executors.pick(rng);
