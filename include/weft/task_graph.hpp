@@ -10,8 +10,9 @@
 //
 // Edges out of a condition node are weak: the node's int result picks the one successor
 // that runs. All other edges are strong: a node runs once all its strong predecessors
-// have finished, or at once when a condition node picks it (as in Taskflow; a node
-// with both kinds of predecessors is best avoided). Strong edges must form a DAG (a cycle throws graph_error, naming a node
+// have finished, or at once when a condition node picks it, whatever its strong
+// predecessors (as in Taskflow: a loop's body has its entry as strong predecessor and
+// the loop's condition as weak one). Strong edges must form a DAG (a cycle throws graph_error, naming a node
 // on it); a cycle through a condition node is a loop.
 #pragma once
 
