@@ -3,6 +3,7 @@
 
 #include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
 
+#include <weft/algorithms.hpp>
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>
 #include <weft/future.hpp>

@@ -1,0 +1,2 @@
+// Compiles <weft/algorithms.hpp> on its own.
+#include <weft/algorithms.hpp>
