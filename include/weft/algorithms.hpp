@@ -1,6 +1,6 @@
 // weft — parallel algorithms on the executor: parallel_for, parallel_reduce,
-// parallel_transform_reduce, parallel_invoke (issue 11; sort, scans and pipelines are
-// still to come).
+// parallel_transform_reduce, parallel_invoke. parallel_pipeline is in
+// parallel_pipeline.hpp.
 //
 // Splitting is lazy (Tzannes et al., "Lazy Binary Splitting", PPoPP 2010): a loop runs
 // its range chunk by chunk on the calling worker and splits off the right half of what

@@ -5,6 +5,7 @@
 
 #include <weft/algorithms.hpp>
 #include <weft/errors.hpp>
+#include <weft/parallel_pipeline.hpp>
 #include <weft/executor.hpp>
 #include <weft/future.hpp>
 #include <weft/task_graph.hpp>

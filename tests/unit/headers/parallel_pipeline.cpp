@@ -1,0 +1,2 @@
+// Compiles <weft/parallel_pipeline.hpp> on its own.
+#include <weft/parallel_pipeline.hpp>
