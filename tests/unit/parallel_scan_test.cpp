@@ -1,0 +1,163 @@
+// weft unit tests — parallel_inclusive_scan and parallel_exclusive_scan: results equal
+// std::inclusive_scan / std::exclusive_scan at the sizes around the block boundaries,
+// with a non-commutative op, in place, from tasks and nested inside parallel_for, errors;
+// on 1, 2 and 4 workers.
+#include <weft/parallel_scan.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+class ParallelScanTest : public ::testing::TestWithParam<std::size_t> {
+protected:
+    weft::executor m_ex{weft::executor_options{.workers = GetParam()}};
+};
+
+constexpr std::size_t k_block = weft::detail::k_scan_min_block;
+
+// 0, 1, 2, and both sides of the first block boundaries (one block below 2 * k_block),
+// then 10^6.
+const std::vector<std::size_t> k_sizes{0,           1,           2,           k_block - 1,   k_block,
+                                       k_block + 1, 2 * k_block - 1, 2 * k_block, 2 * k_block + 1,
+                                       3 * k_block + 7, 1'000'000};
+
+std::vector<long> make_input(std::size_t n) {
+    std::vector<long> v(n);
+    std::mt19937 rng{static_cast<unsigned>(n)};
+    for (auto& x : v) x = static_cast<long>(rng() % 1000) - 500;
+    return v;
+}
+
+// 2x2 integer matrices mod a prime under multiplication: associative, not commutative.
+using mat = std::array<std::uint64_t, 4>;
+constexpr std::uint64_t k_prime = 1'000'003;
+struct mat_mul {
+    mat operator()(const mat& a, const mat& b) const {
+        return {(a[0] * b[0] + a[1] * b[2]) % k_prime, (a[0] * b[1] + a[1] * b[3]) % k_prime,
+                (a[2] * b[0] + a[3] * b[2]) % k_prime, (a[2] * b[1] + a[3] * b[3]) % k_prime};
+    }
+};
+
+std::vector<mat> make_matrices(std::size_t n) {
+    std::vector<mat> v(n);
+    std::mt19937 rng{static_cast<unsigned>(n + 1)};
+    for (auto& m : v)
+        for (auto& x : m) x = rng() % k_prime;
+    return v;
+}
+
+TEST_P(ParallelScanTest, InclusiveAndExclusiveEqualStd) {
+    for (const std::size_t n : k_sizes) {
+        const std::vector<long> in = make_input(n);
+        std::vector<long> expected(n);
+        std::vector<long> out(n, -1);
+        std::inclusive_scan(in.begin(), in.end(), expected.begin());
+        EXPECT_EQ(weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin()), out.end());
+        ASSERT_EQ(out, expected) << n;
+        std::exclusive_scan(in.begin(), in.end(), expected.begin(), 17L);
+        EXPECT_EQ(weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), 17L), out.end());
+        ASSERT_EQ(out, expected) << n;
+        std::inclusive_scan(in.begin(), in.end(), expected.begin(), std::multiplies<>{});
+        weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), std::multiplies<>{});
+        ASSERT_EQ(out, expected) << n;
+        std::exclusive_scan(in.begin(), in.end(), expected.begin(), 3L, std::bit_xor<>{});
+        weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), 3L, std::bit_xor<>{});
+        ASSERT_EQ(out, expected) << n;
+    }
+}
+
+TEST_P(ParallelScanTest, ANonCommutativeOpKeepsIndexOrder) {
+    for (const std::size_t n : k_sizes) {
+        const std::vector<mat> in = make_matrices(n);
+        std::vector<mat> expected(n);
+        std::vector<mat> out(n);
+        std::inclusive_scan(in.begin(), in.end(), expected.begin(), mat_mul{});
+        weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), mat_mul{});
+        ASSERT_EQ(out, expected) << n;
+        const mat id{1, 0, 0, 1};
+        const mat init{2, 3, 5, 7};
+        std::exclusive_scan(in.begin(), in.end(), expected.begin(), init, mat_mul{});
+        weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), init, mat_mul{});
+        ASSERT_EQ(out, expected) << n;
+        std::exclusive_scan(in.begin(), in.end(), expected.begin(), id, mat_mul{});
+        weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), id, mat_mul{});
+        ASSERT_EQ(out, expected) << n;
+    }
+    // String concatenation, on the small sizes.
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, 2 * k_block + 1, 3 * k_block + 7}) {
+        std::vector<std::string> in(n);
+        for (std::size_t i = 0; i < n; ++i) in[i] = std::string(1, static_cast<char>('a' + i % 26));
+        std::vector<std::string> expected(n);
+        std::vector<std::string> out(n);
+        std::exclusive_scan(in.begin(), in.end(), expected.begin(), std::string{">"}, std::plus<>{});
+        weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), std::string{">"});
+        ASSERT_EQ(out, expected) << n;
+        std::inclusive_scan(in.begin(), in.end(), expected.begin());
+        weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin());
+        ASSERT_EQ(out, expected) << n;
+    }
+}
+
+TEST_P(ParallelScanTest, InPlace) {
+    for (const std::size_t n : k_sizes) {
+        const std::vector<mat> in = make_matrices(n);
+        std::vector<mat> expected(n);
+        std::vector<mat> v = in;
+        std::inclusive_scan(in.begin(), in.end(), expected.begin(), mat_mul{});
+        EXPECT_EQ(weft::parallel_inclusive_scan(m_ex, v.begin(), v.end(), v.begin(), mat_mul{}), v.end());
+        ASSERT_EQ(v, expected) << n;
+        v = in;
+        const mat init{2, 3, 5, 7};
+        std::exclusive_scan(in.begin(), in.end(), expected.begin(), init, mat_mul{});
+        EXPECT_EQ(weft::parallel_exclusive_scan(m_ex, v.begin(), v.end(), v.begin(), init, mat_mul{}), v.end());
+        ASSERT_EQ(v, expected) << n;
+    }
+}
+
+TEST_P(ParallelScanTest, CalledFromTasksAndNestedInsideParallelFor) {
+    const std::vector<long> in = make_input(100'000);
+    std::vector<long> expected(in.size());
+    std::inclusive_scan(in.begin(), in.end(), expected.begin());
+
+    std::vector<std::vector<long>> outs(6, std::vector<long>(in.size()));
+    weft::task_group tg{m_ex};
+    for (auto& out : outs) tg.run([&] { weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin()); });
+    tg.wait();
+    for (const auto& out : outs) ASSERT_EQ(out, expected);
+
+    std::vector<std::vector<long>> nested(6, in);
+    weft::parallel_for(m_ex, std::size_t{0}, nested.size(), [&](std::size_t k) {
+        weft::parallel_inclusive_scan(m_ex, nested[k].begin(), nested[k].end(), nested[k].begin());
+    });
+    for (const auto& out : nested) ASSERT_EQ(out, expected);
+}
+
+TEST_P(ParallelScanTest, ErrorsAreRethrownOnceAndBadRangesRejected) {
+    const std::vector<long> in = make_input(1'000'000);
+    std::vector<long> out(in.size());
+    const auto op = [](long a, long b) {
+        if (b == 499) throw std::runtime_error("op");
+        return a + b;
+    };
+    EXPECT_THROW(weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), op), std::runtime_error);
+    EXPECT_THROW(weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), 0L, op), std::runtime_error);
+    EXPECT_THROW(weft::parallel_inclusive_scan(m_ex, in.end(), in.begin(), out.begin()), std::invalid_argument);
+    EXPECT_THROW(weft::parallel_exclusive_scan(m_ex, in.end(), in.begin(), out.begin(), 0L), std::invalid_argument);
+    EXPECT_EQ(weft::parallel_inclusive_scan(m_ex, in.begin(), in.begin(), out.begin()), out.begin());  // empty: no-op
+    EXPECT_EQ(weft::parallel_exclusive_scan(m_ex, in.begin(), in.begin(), out.begin(), 0L), out.begin());
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, ParallelScanTest, ::testing::Values(1, 2, 4),
+                         [](const auto& info) { return std::to_string(info.param) + "_workers"; });
+
+}  // namespace
