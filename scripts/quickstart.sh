@@ -19,5 +19,5 @@ weft_banner "examples/tutorial_submit (the Python tutorial's first example, on t
 build/examples/tutorial_submit
 
 weft_banner "benchmarks: weft against its peers (ratios < 1: weft is faster)"
-WEFT_BENCH_PROGRAMS=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench future_bench pool_bench graph_bench"} \
+WEFT_BENCH_PROGRAMS=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench future_bench pool_bench graph_bench algorithms_bench"} \
   scripts/run_benchmarks.sh "build/bench-results/$(date +%Y-%m-%d)"

@@ -2,7 +2,7 @@
 # Runs the benchmark programs side by side with their peers and prints the ratio tables.
 #   scripts/run_benchmarks.sh [OUT_DIR] [-- extra benchmark flags]
 # Programs: $WEFT_BENCH_PROGRAMS (default: fib_bench submit_bench roundtrip_bench idle_bench future_bench
-# pool_bench graph_bench), from $WEFT_BENCH_BUILD_DIR/bench/ (default build/bench/).
+# pool_bench graph_bench algorithms_bench), from $WEFT_BENCH_BUILD_DIR/bench/ (default build/bench/).
 # Worker counts: $WEFT_BENCH_WORKERS (default 1, 2 and all cores). JSON goes to OUT_DIR
 # (default build/bench-results/<date>); copy it under docs/benchmarks/ to keep it.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 out=${1:-build/bench-results/$(date +%Y-%m-%d)}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = "--" ] && shift
-programs=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench future_bench pool_bench graph_bench"}
+programs=${WEFT_BENCH_PROGRAMS:-"fib_bench submit_bench roundtrip_bench idle_bench future_bench pool_bench graph_bench algorithms_bench"}
 build_dir=${WEFT_BENCH_BUILD_DIR:-build}
 mkdir -p "$out"
 {
