@@ -1,12 +1,12 @@
 // weft — parallel_sort: a parallel quicksort on the executor (issue 11).
 //
-// A range longer than k_sort_cutoff is partitioned around a median-of-3 pivot (Hoare's
+// A range longer than k_sort_cutoff is partitioned around a ninther pivot (Hoare's
 // scheme, as std::sort does: elements equal to the pivot stop both scans, so equal keys
 // split evenly and all-equal or few-distinct inputs stay O(n log n)); the smaller side
 // becomes a task of a task_group and the larger side is partitioned again on the same
 // thread. Ranges at most k_sort_cutoff long are left to std::sort, and so is any range
-// that is still longer after 2 log2(n) partitions (introsort's guard: an adversarial
-// input costs std::sort's O(n log n), never O(n^2)). An input that is already sorted is
+// that is still longer after 2 log2(n) partitions (introsort's guard: an input that
+// defeats the pivot choice costs std::sort's O(n log n), never O(n^2)). An input that is already sorted is
 // recognised by one pass and left as it is.
 //
 // Called from one of the executor's workers the sort runs in place; from any other
@@ -35,28 +35,35 @@ namespace detail {
 /// Ranges up to this many elements are sorted by std::sort, with no further task.
 inline constexpr std::size_t k_sort_cutoff = std::size_t{1} << 12;
 
-/// Swaps the median of *a, *b, *c into *result (libstdc++'s __move_median_to_first).
+/// The iterator among a, b, c whose element is the median of the three.
 template <class It, class Comp>
-void move_median_to_first(It result, It a, It b, It c, Comp& comp) {
+It median_of_3(It a, It b, It c, Comp& comp) {
     if (comp(*a, *b)) {
-        if (comp(*b, *c))
-            std::iter_swap(result, b);
-        else if (comp(*a, *c))
-            std::iter_swap(result, c);
-        else
-            std::iter_swap(result, a);
-    } else if (comp(*a, *c)) {
-        std::iter_swap(result, a);
-    } else if (comp(*b, *c)) {
-        std::iter_swap(result, c);
-    } else {
-        std::iter_swap(result, b);
+        if (comp(*b, *c)) return b;
+        return comp(*a, *c) ? c : a;
     }
+    if (comp(*a, *c)) return a;
+    return comp(*b, *c) ? c : b;
+}
+
+/// Swaps Tukey's ninther of [first, last) (the median of the medians of three spread
+/// triples, none of them at first) into *first. The range holds more than 8 elements, so
+/// the triples are disjoint: the smallest and the largest of the three medians stay in
+/// [first + 1, last), one not greater and one not less than the pivot.
+template <class It, class Comp>
+void move_ninther_to_first(It first, It last, Comp& comp) {
+    const auto n = last - first;
+    const auto s = n / 8;
+    const It mid = first + n / 2;
+    const It lo = median_of_3(first + 1, first + 1 + s, first + 1 + 2 * s, comp);
+    const It mi = median_of_3(mid - s, mid, mid + s, comp);
+    const It hi = median_of_3(last - 1 - 2 * s, last - 1 - s, last - 1, comp);
+    std::iter_swap(first, median_of_3(lo, mi, hi, comp));
 }
 
 /// Hoare partition of [lo, hi) around *pivot (which lies outside it). Unguarded: the
-/// median-of-3 leaves an element not less than the pivot and one not greater in the
-/// range, and every swap puts such a sentinel at each end of what is left.
+/// ninther leaves an element not less than the pivot and one not greater in the range,
+/// and every swap puts such a sentinel at each end of what is left.
 template <class It, class Comp>
 It unguarded_partition(It lo, It hi, It pivot, Comp& comp) {
     while (true) {
@@ -77,8 +84,7 @@ void sort_piece(task_group& g, loop_control& ctl, It first, It last, Comp& comp,
         while (static_cast<std::size_t>(last - first) > k_sort_cutoff) {
             if (ctl.stopped()) return;
             if (depth-- == 0) break;  // too many partitions: std::sort's introsort takes over
-            const It mid = first + (last - first) / 2;
-            move_median_to_first(first, first + 1, mid, last - 1, comp);
+            move_ninther_to_first(first, last, comp);
             const It cut = unguarded_partition(first + 1, last, first, comp);
             // [first, cut) <= pivot <= [cut, last); the smaller side runs as a task (so a
             // child that runs inline, inside run(), nests at most log2(n) deep).
