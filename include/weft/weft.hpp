@@ -6,6 +6,8 @@
 #include <weft/algorithms.hpp>
 #include <weft/errors.hpp>
 #include <weft/parallel_pipeline.hpp>
+#include <weft/parallel_scan.hpp>
+#include <weft/parallel_sort.hpp>
 #include <weft/executor.hpp>
 #include <weft/future.hpp>
 #include <weft/task_graph.hpp>
