@@ -5,11 +5,12 @@
 // Splitting is lazy (Tzannes et al., "Lazy Binary Splitting", PPoPP 2010): a loop runs
 // its range chunk by chunk on the calling worker and splits off the right half of what
 // is left only when its own deque is empty, i.e. when no queued work of its own is
-// there for an idle worker to steal. Until the loop has run for k_serial_budget it does
-// not split at all, so a short loop costs about the serial loop (no task, no wake-up).
-// Called from one of the executor's workers an algorithm runs in place and waits by
-// running only its own pieces (weft's waiting rule); from any other thread it runs as a
-// task and the caller blocks until it is done.
+// there for an idle worker to steal. Until the loop has run for k_serial_budget_ticks it does
+// not split at all, and its chunks double meanwhile, so a short loop costs about the
+// serial loop (no task, no wake-up, a few reads of the time-stamp counter). Called from
+// one of the executor's workers an algorithm runs in place and waits by running only its
+// own pieces (weft's waiting rule); from any other thread the caller runs that serial
+// part itself, then hands the rest to the executor as a task and blocks until it is done.
 //
 // Errors: the first exception a body throws stops the loop from handing out more chunks
 // (chunks already running finish) and is rethrown by the call; later ones are dropped.
@@ -79,7 +80,7 @@ inline constexpr bool is_loop_option = std::is_same_v<T, grain> || std::is_same_
 /// Thread-safe.
 class loop_control {
 public:
-    loop_control() : m_start{std::chrono::steady_clock::now()} {}
+    loop_control() : m_start{cycle_clock()} {}
 
     bool stopped() const noexcept {
         return m_stop.load(std::memory_order_relaxed);  // relaxed: a hint; the error travels through the group's join
@@ -94,26 +95,35 @@ public:
     void rethrow_if_failed() {
         if (m_error) std::rethrow_exception(m_error);
     }
-    /// True once the call has run long enough that splitting pays (checked on the
-    /// chunks numbered 1, 2, 4, 8, ... of a piece, so a short loop reads the clock a few
-    /// times at most).
-    bool past_serial_budget(std::uint32_t chunk_number) noexcept;
+    /// True once the call has run long enough that splitting pays. Until then a piece
+    /// doubles its chunks, so a short loop reads the clock a few times at most.
+    bool past_serial_budget() noexcept;
 
 private:
-    std::chrono::steady_clock::time_point m_start;
+    /// A cheap clock: the time-stamp counter on x86-64 (a few ns; no system call, which
+    /// costs far more than a short loop on a VM), nanoseconds elsewhere.
+    static std::uint64_t cycle_clock() noexcept {
+#if defined(__x86_64__)
+        return __builtin_ia32_rdtsc();
+#else
+        return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+    }
+
+    std::uint64_t m_start;
     std::atomic<bool> m_parallel{false};
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_failed{false};
     std::exception_ptr m_error;
 };
 
-/// A loop runs at most this long on one thread before it starts splitting.
-inline constexpr std::chrono::nanoseconds k_serial_budget{3'000};
+/// A loop runs about this long on one thread before it starts splitting: 6000 ticks of
+/// the time-stamp counter (2-3 us at the 2-3 GHz such counters run at), 3 us elsewhere.
+inline constexpr std::uint64_t k_serial_budget_ticks = 6'000;
 
-inline bool loop_control::past_serial_budget(std::uint32_t chunk_number) noexcept {
+inline bool loop_control::past_serial_budget() noexcept {
     if (m_parallel.load(std::memory_order_relaxed)) return true;  // relaxed: a hint
-    if ((chunk_number & (chunk_number - 1)) != 0) return false;
-    if (std::chrono::steady_clock::now() - m_start < k_serial_budget) return false;
+    if (cycle_clock() - m_start < k_serial_budget_ticks) return false;
     m_parallel.store(true, std::memory_order_relaxed);  // relaxed: a hint
     return true;
 }
@@ -157,9 +167,9 @@ template <class Make>
 void lazy_piece(task_group& g, loop_control& ctl, std::size_t b, std::size_t e, std::size_t chunk, Make& make) {
     auto piece = make();
     const std::size_t start = b;
-    std::uint32_t chunk_number = 1;
+    std::size_t len = chunk;  // doubles until the serial budget is spent
     while (b < e && !ctl.stopped()) {
-        const std::size_t n = std::min(chunk, e - b);
+        const std::size_t n = std::min(len, e - b);
         try {
             piece(b, b + n);
         } catch (...) {
@@ -167,13 +177,43 @@ void lazy_piece(task_group& g, loop_control& ctl, std::size_t b, std::size_t e, 
             break;
         }
         b += n;
-        if (e - b > chunk && ctl.past_serial_budget(chunk_number++) && own_deque_empty()) {
+        if (!ctl.past_serial_budget()) {
+            len = std::min(len * 2, chunk << 16);
+            continue;
+        }
+        len = chunk;
+        if (e - b > chunk && own_deque_empty()) {
             const std::size_t mid = b + (e - b) / 2;
             g.run([&g, &ctl, mid, e, chunk, &make] { lazy_piece(g, ctl, mid, e, chunk, make); });
             e = mid;
         }
     }
     piece.finish(start);
+}
+
+/// The first piece of a loop called from outside the executor, run on the calling
+/// thread from index 0 until the loop ends or the serial budget is spent; returns where
+/// it stopped (n: the loop is done, or a body threw).
+template <class Make>
+std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, Make& make) {
+    auto piece = make();
+    std::size_t b = 0;
+    std::size_t len = chunk;  // doubles: a few clock reads at most
+    while (b < n) {
+        const std::size_t step = std::min(len, n - b);
+        try {
+            piece(b, b + step);
+        } catch (...) {
+            ctl.fail(std::current_exception());
+            piece.finish(0);
+            return n;
+        }
+        b += step;
+        if (ctl.past_serial_budget()) break;
+        len = std::min(len * 2, chunk << 16);
+    }
+    piece.finish(0);
+    return b;
 }
 
 /// A block of a static partition: its chunks in order, no splitting.
@@ -202,6 +242,21 @@ void run_loop(executor& ex, std::size_t n, const loop_options& o, Make& make) {
     loop_control ctl;
     const std::size_t workers = ex.worker_count();
     const std::size_t chunk = chunk_for(n, workers, o);
+    if (!o.m_static && !ex.running_in_this_thread()) {
+        // From outside: the calling thread runs the loop itself until the serial budget
+        // is spent (a short loop never pays for the hand-off to a worker), then hands
+        // the rest to the executor and blocks until it is done.
+        const std::size_t rest = serial_prefix(ctl, n, chunk, make);
+        if (rest < n) {
+            run_on_executor(ex, [&] {
+                task_group g{ex};
+                lazy_piece(g, ctl, rest, n, chunk, make);
+                g.wait();
+            });
+        }
+        ctl.rethrow_if_failed();
+        return;
+    }
     run_on_executor(ex, [&] {
         task_group g{ex};
         if (o.m_static) {
