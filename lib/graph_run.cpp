@@ -376,7 +376,7 @@ void graph_run::conclude() noexcept {
     if ((flags & k_cancel) != 0) {
         try_complete_cancelled();
     } else {
-        if ((flags & k_failed) != 0) set_error(m_error_first);
+        if ((flags & k_failed) != 0) set_error(std::move(m_error_first));  // one holder: the state
         complete();
     }
     release();  // the run's own reference
