@@ -67,8 +67,13 @@ TEST_P(ParallelScanTest, InclusiveAndExclusiveEqualStd) {
         std::exclusive_scan(in.begin(), in.end(), expected.begin(), 17L);
         EXPECT_EQ(weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), 17L), out.end());
         ASSERT_EQ(out, expected) << n;
-        std::inclusive_scan(in.begin(), in.end(), expected.begin(), std::multiplies<>{});
-        weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), std::multiplies<>{});
+        // Products wrap (unsigned arithmetic, converted back modulo 2^64 as C++20 defines):
+        // std::multiplies<long> overflows, which is undefined (UBSan reported it).
+        const auto wrapping_multiply = [](long a, long b) {
+            return static_cast<long>(static_cast<unsigned long>(a) * static_cast<unsigned long>(b));
+        };
+        std::inclusive_scan(in.begin(), in.end(), expected.begin(), wrapping_multiply);
+        weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), wrapping_multiply);
         ASSERT_EQ(out, expected) << n;
         std::exclusive_scan(in.begin(), in.end(), expected.begin(), 3L, std::bit_xor<>{});
         weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), 3L, std::bit_xor<>{});
