@@ -49,7 +49,7 @@ struct graph_counts {
         // acq_rel: release publishes this predecessor's work to the node's runner;
         // acquire (for the last one) sees the other predecessors'.
         constexpr std::memory_order order =
-            Fault == graph_fault::relaxed_join ? std::memory_order_relaxed : std::memory_order_acq_rel;
+            Fault == graph_fault::relaxed_join ? std::memory_order_relaxed : std::memory_order_acq_rel;  // acq_rel: pairs with the other predecessors' arrive()
         return join.fetch_sub(1, order) == 1;
     }
 
@@ -57,7 +57,7 @@ struct graph_counts {
     static void rearm(atomic<std::int32_t>& join, std::int32_t strong) noexcept {
         // relaxed: every strong predecessor has arrived (the node is ready); the next
         // round's arrivals follow this node's finish or a reset, both ordered after it.
-        if (strong > 1) join.store(strong, std::memory_order_relaxed);
+        if (strong > 1) join.store(strong, std::memory_order_relaxed);  // relaxed: the next arrive() is ordered after by this node's push or a reset
     }
 
     /// Counts `count` ready nodes in `scope`, then publishes each with `publish(i)` (a
@@ -66,11 +66,11 @@ struct graph_counts {
     static void hand_out(atomic<std::int64_t>& scope, std::uint32_t count, Publish&& publish) {
         if constexpr (Fault == graph_fault::count_after_push) {
             for (std::uint32_t i = 0; i < count; ++i) publish(i);
-            scope.fetch_add(count, std::memory_order_relaxed);
+            scope.fetch_add(count, std::memory_order_relaxed);  // relaxed: the seeded mutant (publishes first)
         } else {
             // relaxed: the publish below (a release) orders it before any leave() by
             // these nodes, whose RMWs then follow it in the count's modification order.
-            scope.fetch_add(count, std::memory_order_relaxed);
+            scope.fetch_add(count, std::memory_order_relaxed);  // relaxed: publish()'s release orders it before these nodes' leave()
             for (std::uint32_t i = 0; i < count; ++i) publish(i);
         }
     }

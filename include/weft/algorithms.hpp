@@ -88,7 +88,7 @@ public:
     /// Records the first exception (later ones are dropped) and stops the loop.
     void fail(std::exception_ptr e) noexcept {
         // acq_rel: the first failure owns m_error; task_group::wait()'s join publishes it.
-        if (!m_failed.exchange(true, std::memory_order_acq_rel)) m_error = std::move(e);
+        if (!m_failed.exchange(true, std::memory_order_acq_rel)) m_error = std::move(e);  // acq_rel: pairs with the other failers' exchange; the group's join publishes m_error
         m_stop.store(true, std::memory_order_relaxed);  // relaxed: a hint, as in stopped()
     }
     /// Rethrows the first exception, if any. After the pieces have joined.
