@@ -156,6 +156,18 @@ inline std::size_t chunk_for(std::size_t n, std::size_t workers, const loop_opti
     return std::clamp<std::size_t>(n / (64 * std::max<std::size_t>(workers, 1)), 1, 4096);
 }
 
+/// Runs `piece(b, e)`; false (and the loop stopped with its exception) if it threw.
+template <class Piece>
+bool run_chunk(loop_control& ctl, Piece& piece, std::size_t b, std::size_t e) noexcept {
+    try {
+        piece(b, e);
+        return true;
+    } catch (...) {
+        ctl.fail(std::current_exception());
+        return false;
+    }
+}
+
 /// A piece of a loop: `make()` gives each piece its own state `p`, on which `p(i, j)`
 /// runs the indices [i, j) (in order, on one thread) and `p.finish(start)` is called
 /// once the piece stops (a reduction keeps its partial result there).
@@ -170,12 +182,7 @@ void lazy_piece(task_group& g, loop_control& ctl, std::size_t b, std::size_t e, 
     std::size_t len = chunk;  // doubles until the serial budget is spent
     while (b < e && !ctl.stopped()) {
         const std::size_t n = std::min(len, e - b);
-        try {
-            piece(b, b + n);
-        } catch (...) {
-            ctl.fail(std::current_exception());
-            break;
-        }
+        if (!run_chunk(ctl, piece, b, b + n)) break;
         b += n;
         if (!ctl.past_serial_budget()) {
             len = std::min(len * 2, chunk << 16);
@@ -201,10 +208,7 @@ std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, M
     std::size_t len = chunk;  // doubles: a few clock reads at most
     while (b < n) {
         const std::size_t step = std::min(len, n - b);
-        try {
-            piece(b, b + step);
-        } catch (...) {
-            ctl.fail(std::current_exception());
+        if (!run_chunk(ctl, piece, b, b + step)) {
             piece.finish(0);
             return n;
         }
@@ -223,12 +227,7 @@ void static_piece(loop_control& ctl, std::size_t b, std::size_t e, std::size_t c
     const std::size_t start = b;
     while (b < e && !ctl.stopped()) {
         const std::size_t n = std::min(chunk, e - b);
-        try {
-            piece(b, b + n);
-        } catch (...) {
-            ctl.fail(std::current_exception());
-            break;
-        }
+        if (!run_chunk(ctl, piece, b, b + n)) break;
         b += n;
     }
     piece.finish(start);
