@@ -12,7 +12,8 @@
 // Called from one of the executor's workers the sort runs in place; from any other
 // thread it runs as a task the caller blocks on (see algorithms.hpp). The first
 // exception the comparator throws stops the pieces that have not started and is
-// rethrown once; the range then holds its elements in an unspecified order.
+// rethrown once; the range then holds a permutation of its elements (our partition only
+// swaps, and std::sort sees the comparator through exception_safe_order).
 #pragma once
 
 #include <weft/detail/config.hpp>  // first: below C++20, its #error and nothing else
@@ -76,6 +77,28 @@ It unguarded_partition(It lo, It hi, It pivot, Comp& comp) {
     }
 }
 
+/// std::sort's insertion step holds one element outside the range, and a comparator
+/// that throws there would lose it (and leave another twice). So std::sort gets `comp`
+/// behind this wrapper: the first exception is recorded in `ctl`, and from then on every
+/// pair compares equal, a valid order under which std::sort's loops all stop at once (an
+/// unguarded scan stops sooner, never later) and it returns a permutation.
+template <class Comp>
+auto exception_safe_order(loop_control& ctl, Comp& comp, bool& broken) {
+    // `broken` lives in the caller's frame: std::sort copies its comparator into every
+    // call it makes, and a flag inside the copy would let another copy go on comparing
+    // for real after the throw (and a mix of the two orders could defeat the sentinels).
+    return [&ctl, &comp, &broken](auto&& a, auto&& b) -> bool {
+        if (broken) return false;
+        try {
+            return comp(a, b);
+        } catch (...) {
+            broken = true;
+            ctl.fail(std::current_exception());
+            return false;
+        }
+    };
+}
+
 /// Sorts [first, last): partitions while it is longer than the cutoff, handing the
 /// smaller side to `g`, then std::sort. Records the comparator's exception in `ctl`.
 template <class It, class Comp>
@@ -96,7 +119,8 @@ void sort_piece(task_group& g, loop_control& ctl, It first, It last, Comp& comp,
                 last = cut;
             }
         }
-        if (!ctl.stopped()) std::sort(first, last, comp);
+        bool broken = false;
+        if (!ctl.stopped()) std::sort(first, last, exception_safe_order(ctl, comp, broken));
     } catch (...) {
         ctl.fail(std::current_exception());
     }
