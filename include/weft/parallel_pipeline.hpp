@@ -6,13 +6,14 @@
 //       weft::stage(weft::stage_mode::parallel, [](T x) -> U { ... }),
 //       weft::stage(weft::stage_mode::serial_in_order, [&](U y) { ... }));
 //
-// How it runs: one item at a time is taken from the source (the source is always
-// serial; items are numbered in the order it makes them). Each item then runs its stages
-// as tasks of a task_group. A parallel stage runs at once. A serial stage runs one item
+// How it runs: a thread takes an item from the source (the source is always serial;
+// items are numbered in the order it makes them) and carries it through its stages
+// itself, then takes the next, while one more "feeding" task waits for a spare worker
+// to take items beside it. A parallel stage runs at once. A serial stage runs one item
 // at a time: an item that finds it busy (or, in order, not its turn) waits in the
-// stage's queue without blocking its thread, and the item leaving the stage starts the
+// stage's ring without blocking its thread, and the item leaving the stage starts the
 // next one as a task. An item that has left the last stage gives its token back, which
-// lets the source make another item.
+// lets the source make another item. Items live in a pool that is reused.
 //
 // Errors: the first exception (from any stage) stops the source; items in flight skip
 // the rest of their stages; the call rethrows it once (later ones are dropped).
@@ -26,8 +27,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <map>
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,6 +36,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace weft {
 
@@ -90,8 +91,45 @@ struct variant_of<std::tuple<Ts...>> {
     using type = std::variant<std::monostate, Ts...>;
 };
 
+/// The most items a pipeline keeps in flight, whatever bound it is given: the bound
+/// sizes the waiting rings of its serial stages.
+inline constexpr std::size_t k_pipeline_max_in_flight = std::size_t{1} << 12;
+
+/// At most `capacity` item pointers, first in first out, in a ring (no allocation after
+/// construction). Not thread-safe.
+template <class T>
+class bounded_ring {
+public:
+    explicit bounded_ring(std::size_t capacity) : m_slots(capacity) {}
+    bool empty() const noexcept { return m_size == 0; }
+    void push(T* p) noexcept {  // precondition: fewer than capacity held
+        m_slots[(m_head + m_size) % m_slots.size()] = p;
+        ++m_size;
+    }
+    T* pop() noexcept {  // precondition: !empty()
+        T* p = m_slots[m_head];
+        m_head = (m_head + 1) % m_slots.size();
+        --m_size;
+        return p;
+    }
+
+private:
+    std::vector<T*> m_slots;
+    std::size_t m_head = 0;
+    std::size_t m_size = 0;
+};
+
 /// One call of parallel_pipeline. Its members are used by the tasks of `m_group`, under
-/// m_mutex (the source's state) or a stage's gate mutex.
+/// m_mutex (the source's state and the free items) or a stage's gate mutex.
+///
+/// A task "feeds": it takes a token and an item from the source and carries the item
+/// through its stages on its own thread, then takes the next, until no token is free or
+/// the source is done. Taking an item queues one more feeding task if tokens remain (at
+/// most one is queued), so an idle worker can steal it and feed in parallel. An item that
+/// finds a serial stage busy waits in the stage's ring without blocking the thread,
+/// which goes on feeding; the item leaving the stage starts the next one as a task.
+/// Items live in a pool that grows to the number in flight and is reused: a steady
+/// pipeline allocates nothing per item.
 template <class Source, class... Fs>
 class pipeline_run {
     using value_type = typename optional_value<std::invoke_result_t<Source&>>::type;
@@ -102,63 +140,107 @@ class pipeline_run {
         std::uint64_t m_seq = 0;
         values m_value;  // index k + 1: the input of stage k
     };
-    /// A serial stage's turn-taking. Guarded by m_mutex.
+    /// A serial stage's turn-taking. Guarded by m_mutex. The items waiting in order are
+    /// all in flight, and so are all those between the stage's next and them, so their
+    /// numbers fit a ring of the in-flight bound indexed by number.
     struct gate {
+        explicit gate(std::size_t bound) : m_in_order(bound, nullptr), m_any_order(bound) {}
         std::mutex m_mutex;
         bool m_busy = false;
-        std::uint64_t m_next = 0;                    // serial_in_order: the item whose turn it is
-        std::map<std::uint64_t, item*> m_in_order;   // waiting for their turn
-        std::deque<item*> m_any_order;               // waiting for the stage to be free
+        std::uint64_t m_next = 0;          // serial_in_order: the item whose turn it is
+        std::vector<item*> m_in_order;     // waiting for their turn, at seq % bound
+        bounded_ring<item> m_any_order;    // waiting for the stage to be free
     };
+
+    template <std::size_t... K>
+    static std::array<gate, k_stages> make_gates(std::size_t bound, std::index_sequence<K...>) {
+        return {((void)K, gate{bound})...};
+    }
 
 public:
     pipeline_run(task_group& g, std::size_t max_in_flight, pipeline_stage<Source>& source,
                  pipeline_stage<Fs>&... stages)
-        : m_group{g}, m_tokens{max_in_flight}, m_source{source}, m_stages{stages...} {}
+        : m_group{g},
+          m_bound{std::min(max_in_flight, k_pipeline_max_in_flight)},
+          m_tokens{m_bound},
+          m_source{source},
+          m_stages{stages...},
+          m_gates{make_gates(m_bound, std::make_index_sequence<k_stages>{})} {
+        m_pool.reserve(m_bound);
+        m_free.reserve(m_bound);
+    }
 
-    /// Makes items while tokens are free (one producer at a time; the source is serial).
-    void produce() {
-        for (;;) {
-            {
-                const std::lock_guard lock{m_mutex};
-                if (m_producing || m_source_done || m_tokens == 0) return;
-                m_producing = true;
-                --m_tokens;
-            }
-            std::optional<value_type> v;
-            if (!m_ctl.stopped()) {
-                try {
-                    v = m_source.m_fn();
-                } catch (...) {
-                    m_ctl.fail(std::current_exception());
-                }
-            }
-            item* it = nullptr;
-            {
-                const std::lock_guard lock{m_mutex};
-                m_producing = false;
-                if (!v) {
-                    m_source_done = true;
-                    ++m_tokens;
-                    return;
-                }
-                it = new item{m_next_seq++, values{}};
-            }
-            it->m_value.template emplace<1>(std::move(*v));
-            m_group.run([this, it] { run_stage<0>(it, false); });
+    /// The body of a feeding task (and of the call's first one).
+    void feed_task() {
+        {
+            const std::lock_guard lock{m_mutex};
+            m_feeder_queued = false;
         }
+        feed();
     }
 
     void rethrow_if_failed() { m_ctl.rethrow_if_failed(); }
 
 private:
+    /// Takes items from the source and carries each as far as it goes, until no token is
+    /// free, another thread is taking one, or the source is done.
+    void feed() {
+        for (;;) {
+            bool queue_feeder = false;
+            item* it = take_item(queue_feeder);
+            if (it == nullptr) return;
+            if (queue_feeder) m_group.run([this] { feed_task(); });
+            run_stage<0>(it, false);
+        }
+    }
+
+    /// A token and a new item from the source, or nullptr. Sets `queue_feeder` when the
+    /// caller should queue another feeding task (tokens remain and none is queued).
+    item* take_item(bool& queue_feeder) {
+        {
+            const std::lock_guard lock{m_mutex};
+            if (m_producing || m_source_done || m_tokens == 0) return nullptr;
+            m_producing = true;
+            --m_tokens;
+        }
+        std::optional<value_type> v;
+        if (!m_ctl.stopped()) {
+            try {
+                v = m_source.m_fn();
+            } catch (...) {
+                m_ctl.fail(std::current_exception());
+            }
+        }
+        item* it = nullptr;
+        {
+            const std::lock_guard lock{m_mutex};
+            m_producing = false;
+            if (!v) {
+                m_source_done = true;
+                ++m_tokens;
+                return nullptr;
+            }
+            if (m_free.empty()) {
+                m_pool.push_back(std::make_unique<item>());  // at most m_bound, once each
+                m_free.push_back(m_pool.back().get());
+            }
+            it = m_free.back();
+            m_free.pop_back();
+            it->m_seq = m_next_seq++;
+            queue_feeder = m_tokens > 0 && !m_feeder_queued;
+            m_feeder_queued = m_feeder_queued || queue_feeder;
+        }
+        it->m_value.template emplace<1>(std::move(*v));
+        return it;
+    }
+
     /// Runs stage K for `it` (if its gate lets it in now; `entered`: already let in),
-    /// then the stages after it, on this thread.
+    /// then the stages after it, on this thread; at the end gives its token back.
     template <std::size_t K>
     void run_stage(item* it, bool entered) {
         auto& st = std::get<K>(m_stages);
         const bool serial = st.m_mode != stage_mode::parallel;
-        if (serial && !entered && !enter(std::get<K>(m_gates), st.m_mode, it)) return;  // queued
+        if (serial && !entered && !enter(std::get<K>(m_gates), st.m_mode, it)) return;  // waits in the gate
         if (!m_ctl.stopped()) {
             try {
                 auto& in = std::get<K + 1>(it->m_value);
@@ -176,12 +258,10 @@ private:
         if constexpr (K + 1 < k_stages) {
             run_stage<K + 1>(it, false);
         } else {
-            delete it;
-            {
-                const std::lock_guard lock{m_mutex};
-                ++m_tokens;
-            }
-            produce();
+            it->m_value.template emplace<0>();  // the last input goes now, not at reuse
+            const std::lock_guard lock{m_mutex};
+            m_free.push_back(it);
+            ++m_tokens;
         }
     }
 
@@ -193,13 +273,14 @@ private:
             return true;
         }
         if (mode == stage_mode::serial_in_order)
-            g.m_in_order.emplace(it->m_seq, it);
+            g.m_in_order[it->m_seq % m_bound] = it;
         else
-            g.m_any_order.push_back(it);
+            g.m_any_order.push(it);
         return false;
     }
 
-    /// An item left serial stage K: the next one waiting (if any) runs it, as a task.
+    /// An item left serial stage K: the next one waiting (if any) runs it, as a task
+    /// that then feeds (its item gives a token back).
     template <std::size_t K>
     void leave(stage_mode mode) {
         gate& g = std::get<K>(m_gates);
@@ -209,26 +290,31 @@ private:
             g.m_busy = false;
             if (mode == stage_mode::serial_in_order) {
                 ++g.m_next;
-                if (auto found = g.m_in_order.find(g.m_next); found != g.m_in_order.end()) {
-                    next = found->second;
-                    g.m_in_order.erase(found);
-                }
+                std::swap(next, g.m_in_order[g.m_next % m_bound]);
             } else if (!g.m_any_order.empty()) {
-                next = g.m_any_order.front();
-                g.m_any_order.pop_front();
+                next = g.m_any_order.pop();
             }
             if (next != nullptr) g.m_busy = true;
         }
-        if (next != nullptr) m_group.run([this, next] { run_stage<K>(next, true); });
+        if (next != nullptr) {
+            m_group.run([this, next] {
+                run_stage<K>(next, true);
+                feed();
+            });
+        }
     }
 
     task_group& m_group;
     loop_control m_ctl;
-    std::mutex m_mutex;  // the source's state below
+    const std::size_t m_bound;  // items in flight at most
+    std::mutex m_mutex;         // the source's state and the free items below
     std::size_t m_tokens;
     bool m_producing = false;
     bool m_source_done = false;
+    bool m_feeder_queued = false;
     std::uint64_t m_next_seq = 0;
+    std::vector<std::unique_ptr<item>> m_pool;
+    std::vector<item*> m_free;
     pipeline_stage<Source>& m_source;
     std::tuple<pipeline_stage<Fs>&...> m_stages;
     std::array<gate, k_stages> m_gates;
@@ -252,7 +338,7 @@ void parallel_pipeline(executor& ex, std::size_t max_in_flight, pipeline_stage<S
     detail::run_on_executor(ex, [&] {
         task_group g{ex};
         detail::pipeline_run<Source, Fs...> run{g, max_in_flight, source, stages...};
-        run.produce();
+        run.feed_task();
         g.wait();
         run.rethrow_if_failed();
     });

@@ -4,12 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "counting_new.hpp"
 
 namespace {
 
@@ -117,6 +122,69 @@ TEST_P(PipelineTest, NestedInsideParallelFor) {
         total.fetch_add(local);
     });
     EXPECT_EQ(total.load(), 8L * 500'500);
+}
+
+TEST_P(PipelineTest, ABoundAboveTheCapIsCappedAndKeepsOrder) {
+    // max_in_flight is an upper bound: weft keeps at most k_pipeline_max_in_flight, which
+    // sizes the serial stages' rings, so "as many as you like" is not an allocation.
+    int next = 0;
+    std::atomic<int> in_flight{0};
+    std::atomic<int> most{0};
+    std::vector<int> out;
+    weft::parallel_pipeline(
+        m_ex, std::numeric_limits<std::size_t>::max(),
+        weft::stage(weft::stage_mode::serial_in_order,
+                    [&]() -> std::optional<int> {
+                        if (next == 3 * static_cast<int>(weft::detail::k_pipeline_max_in_flight)) return std::nullopt;
+                        const int now = in_flight.fetch_add(1) + 1;
+                        int seen = most.load();
+                        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                        }
+                        return next++;
+                    }),
+        weft::stage(weft::stage_mode::parallel, [](int x) { return x; }),
+        weft::stage(weft::stage_mode::serial_out_of_order, [](int x) { return x; }),
+        weft::stage(weft::stage_mode::serial_in_order, [&](int x) {
+            out.push_back(x);
+            in_flight.fetch_sub(1);
+        }));
+    ASSERT_EQ(out.size(), 3 * weft::detail::k_pipeline_max_in_flight);
+    for (std::size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], static_cast<int>(i));
+    EXPECT_LE(most.load(), static_cast<int>(weft::detail::k_pipeline_max_in_flight));
+}
+
+#ifdef WEFT_TEST_COUNTS_ALLOCATIONS
+/// The fewest allocations of three pipelines of `n` items (the fewest: the executor's
+/// own pools may grow during one of them).
+std::uint64_t pipeline_allocations(weft::executor& ex, int n) {
+    std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
+    for (int round = 0; round < 3; ++round) {
+        int next = 0;
+        long sum = 0;
+        g_allocations.store(0);
+        g_counting.store(true);
+        weft::parallel_pipeline(ex, 8, counter(next, n), weft::stage(weft::stage_mode::parallel, [](int x) { return x; }),
+                                weft::stage(weft::stage_mode::serial_in_order, [&](int x) { sum += x; }));
+        g_counting.store(false);
+        least = std::min(least, g_allocations.load());
+        EXPECT_EQ(sum, static_cast<long>(n) * (n - 1) / 2);
+    }
+    return least;
+}
+#endif
+
+TEST_P(PipelineTest, AllocationsDoNotGrowWithTheItems) {
+#ifndef WEFT_TEST_COUNTS_ALLOCATIONS
+    GTEST_SKIP() << "sanitizers replace operator new";
+#else
+    // Items live in a pool that grows to the in-flight bound (8) and is reused: what a
+    // call allocates (that pool, the stages' rings, the executor's own pools growing) is
+    // bounded, far below one allocation per item.
+    const std::uint64_t fewer = pipeline_allocations(m_ex, 10'000);
+    const std::uint64_t more = pipeline_allocations(m_ex, 100'000);
+    EXPECT_LT(fewer, 64U) << "10^4 items";
+    EXPECT_LT(more, 64U) << "10^5 items";
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, PipelineTest, ::testing::Values(1, 2, 4),
