@@ -10,7 +10,10 @@
 // serial loop (no task, no wake-up, a few reads of the time-stamp counter). Called from
 // one of the executor's workers an algorithm runs in place and waits by running only its
 // own pieces (weft's waiting rule); from any other thread the caller runs that serial
-// part itself, then hands the rest to the executor as a task and blocks until it is done.
+// part itself (timed by the work done at its fastest pace, so that being preempted does
+// not count, in chunks that grow fourfold), then hands the rest to the executor as a
+// task and blocks until it is done; a loop nearly done when the budget runs out is
+// finished on the caller instead.
 //
 // Errors: the first exception a body throws stops the loop from handing out more chunks
 // (chunks already running finish) and is rethrown by the call; later ones are dropped.
@@ -98,8 +101,11 @@ public:
     /// True once the call has run long enough that splitting pays. Until then a piece
     /// doubles its chunks, so a short loop reads the clock a few times at most.
     bool past_serial_budget() noexcept;
+    /// From now on past_serial_budget() is true.
+    void start_splitting() noexcept {
+        m_parallel.store(true, std::memory_order_relaxed);  // relaxed: a hint
+    }
 
-private:
     /// A cheap clock: the time-stamp counter on x86-64 (a few ns; no system call, which
     /// costs far more than a short loop on a VM), nanoseconds elsewhere.
     static std::uint64_t cycle_clock() noexcept {
@@ -110,6 +116,7 @@ private:
 #endif
     }
 
+private:
     std::uint64_t m_start;
     std::atomic<bool> m_parallel{false};
     std::atomic<bool> m_stop{false};
@@ -124,7 +131,7 @@ inline constexpr std::uint64_t k_serial_budget_ticks = 6'000;
 inline bool loop_control::past_serial_budget() noexcept {
     if (m_parallel.load(std::memory_order_relaxed)) return true;  // relaxed: a hint
     if (cycle_clock() - m_start < k_serial_budget_ticks) return false;
-    m_parallel.store(true, std::memory_order_relaxed);  // relaxed: a hint
+    start_splitting();
     return true;
 }
 
@@ -199,13 +206,21 @@ void lazy_piece(task_group& g, loop_control& ctl, std::size_t b, std::size_t e, 
 }
 
 /// The first piece of a loop called from outside the executor, run on the calling
-/// thread from index 0 until the loop ends or the serial budget is spent; returns where
-/// it stopped (n: the loop is done, or a body threw).
+/// thread from index 0; returns where it stopped (n: the loop is done, or a body threw).
+/// It stops once the work done so far, timed at the fastest pace any of its chunks ran,
+/// fills the serial budget, unless what is left would take less than the budget at that
+/// pace (a loop nearly done is not worth a hand-off and a wake-up). The fastest pace,
+/// not the time that has passed: a thread preempted in the middle of a short loop (on a
+/// busy machine) would otherwise hand the loop off, and wait for a worker to wake, for
+/// nothing.
 template <class Make>
 std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, Make& make) {
     auto piece = make();
     std::size_t b = 0;
     std::size_t len = chunk;  // doubles: a few clock reads at most
+    const auto budget = static_cast<double>(k_serial_budget_ticks);
+    double pace = budget;  // the fewest ticks per index of any chunk so far
+    std::uint64_t before = loop_control::cycle_clock();
     while (b < n) {
         const std::size_t step = std::min(len, n - b);
         if (!run_chunk(ctl, piece, b, b + step)) {
@@ -213,8 +228,14 @@ std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, M
             return n;
         }
         b += step;
-        if (ctl.past_serial_budget()) break;
-        len = std::min(len * 2, chunk << 16);
+        const std::uint64_t now = loop_control::cycle_clock();
+        pace = std::min(pace, static_cast<double>(now - before) / static_cast<double>(step));
+        if (pace * static_cast<double>(b) >= budget && pace * static_cast<double>(n - b) >= budget) {
+            ctl.start_splitting();
+            break;
+        }
+        before = now;
+        len = std::min(len * 4, chunk << 16);
     }
     piece.finish(0);
     return b;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <numeric>
@@ -168,6 +169,36 @@ TEST_P(AlgorithmsTest, CalledFromATaskOfTheExecutorItRunsThere) {
         tg.run([&] { sum.fetch_add(weft::parallel_reduce(m_ex, 0L, 10'000L, 0L, [](long s, long i) { return s + i; }, std::plus<>{})); });
     tg.wait();
     EXPECT_EQ(sum.load(), 4 * 49'995'000L);
+}
+
+TEST_P(AlgorithmsTest, AShortLoopFromOutsideNeverTouchesTheExecutor) {
+    // A loop well within the serial budget runs on the caller alone: no task, no wake-up.
+    // The budget counts work at its fastest pace, so a preempted caller does not hand it
+    // off either. (Sanitizers slow the body several times: a shorter loop there.)
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    const std::size_t n = 50;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+    const std::size_t n = 50;
+#else
+    const std::size_t n = 1000;
+#endif
+#else
+    const std::size_t n = 1000;
+#endif
+    std::vector<float> in(n, 1.5F);
+    std::vector<float> out(n);
+    const auto executed = [this] {
+        std::uint64_t total = 0;
+        for (const auto& w : m_ex.stats()) total += w.executed;
+        return total;
+    };
+    const std::uint64_t before = executed();
+    for (int k = 0; k < 2000; ++k) {
+        weft::parallel_for(m_ex, std::size_t{0}, n, [&](std::size_t i) { out[i] = in[i] * 2.0F + static_cast<float>(k); });
+        ASSERT_EQ(out[n - 1], 3.0F + static_cast<float>(k));
+    }
+    EXPECT_EQ(executed(), before) << "tasks run by workers during 2000 short loops from outside";
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, AlgorithmsTest, ::testing::Values(1, 2, 4),
