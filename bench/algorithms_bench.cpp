@@ -13,7 +13,7 @@
 //   scan        the inclusive prefix sum of --scan=100000000 longs in place (800 MB;
 //               std::inclusive_scan / weft::parallel_inclusive_scan / tbb::parallel_scan);
 //               the input is restored before every call, untimed
-//   pipeline    a 3-stage pipeline of --pipeline=100000 items: a serial in-order source
+//   pipeline    a 3-stage pipeline of --pipeline=1000000 items: a serial in-order source
 //               (0, 1, 2, ...), a parallel stage of --pipeline_work=200 xorshift steps
 //               per item, a serial in-order sink that checks the order and sums
 //               (weft::parallel_pipeline / tbb::parallel_pipeline, 4 items per worker in
@@ -84,7 +84,7 @@ std::int64_t g_for_sizes[3] = {1'000, 1'000'000, 100'000'000};
 std::int64_t g_reduce_n = 100'000'000;
 std::int64_t g_sort_n = 10'000'000;
 std::int64_t g_scan_n = 100'000'000;
-std::int64_t g_pipeline_n = 100'000;
+std::int64_t g_pipeline_n = 1'000'000;
 std::int64_t g_pipeline_work = 200;
 
 // The data, shared by every benchmark of a family and sized for the largest one; the
