@@ -1,12 +1,14 @@
 // weft — parallel_inclusive_scan and parallel_exclusive_scan on the executor (issue 11).
 //
-// A blocked two-pass scan. [0, n) is cut into K blocks (k_scan_blocks_per_worker per
-// worker, none shorter than k_scan_min_block). Pass 1, in parallel: block 0 is scanned
-// into the output at once (it needs no offset) and blocks 1 .. K-2 are reduced (the last
-// block's sum is never needed). Then the block sums are scanned serially into each
-// block's offset, and pass 2 scans blocks 1 .. K-1 from their offsets in parallel. `op`
-// is applied in index order within a block and blocks are combined left to right, so it
-// needs to be associative only, not commutative. A range shorter than
+// A blocked scan from both ends. [0, n) is cut into K blocks (about k_scan_block long,
+// at least k_scan_blocks_per_worker per worker, none shorter than k_scan_min_block).
+// Pass 1: the calling worker scans blocks from the left into the output, carrying the
+// prefix, while the other workers take blocks from the right and reduce them, until the
+// two sides meet. Then the sums of the reduced blocks are scanned serially into their
+// offsets, and pass 2 scans those blocks from their offsets in parallel. A block scanned
+// in pass 1 is read once, a reduced one twice; with no spare worker it is the serial
+// scan. `op` is applied in index order within a block and blocks are combined left to
+// right, so it needs to be associative only, not commutative. A range shorter than
 // 2 * k_scan_min_block, or an executor with one worker, runs the std algorithm on the
 // calling thread.
 //
@@ -27,6 +29,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -38,15 +41,20 @@ namespace weft {
 
 namespace detail {
 
-/// No scan block is shorter than this (a block costs a task and a combine).
+/// No scan block is shorter than this (a block costs a hand-out and a combine).
 inline constexpr std::size_t k_scan_min_block = std::size_t{1} << 12;
-/// Blocks per worker: enough for a thief to find work when blocks run at uneven speed.
+/// Blocks are about this long in a long scan (512 KiB of longs): fine enough that the
+/// two sides meet near where their speeds say, coarse enough that handing them out costs
+/// nothing measurable.
+inline constexpr std::size_t k_scan_block = std::size_t{1} << 16;
+/// At least this many blocks per worker, where k_scan_min_block allows.
 inline constexpr std::size_t k_scan_blocks_per_worker = 8;
 
 /// The number of blocks a scan of `n` elements uses on `workers` workers (1: serial).
 inline std::size_t scan_block_count(std::size_t n, std::size_t workers) noexcept {
     if (workers <= 1) return 1;
-    return std::clamp<std::size_t>(n / k_scan_min_block, 1, k_scan_blocks_per_worker * workers);
+    const std::size_t wanted = std::max(n / k_scan_block, k_scan_blocks_per_worker * workers);
+    return std::max<std::size_t>(1, std::min(wanted, n / k_scan_min_block));
 }
 
 /// op(...op(op(*b, b[1]), b[2])..., b[n-1]) as a T: a block's sum, in index order.
@@ -75,9 +83,16 @@ T scan_block(It b, It e, Out out, T acc, Op& op) {
     return acc;
 }
 
-/// The two passes over [first, first + n) in `blocks` blocks. `init` is the value
-/// block 0 starts from (exclusive scan), or nullopt (inclusive: block 0 starts from its
-/// first element). Runs on a worker of `ex`; records the first exception in `ctl`.
+/// The scan of [first, first + n) in `blocks` blocks (at least 2), from both ends at
+/// once. Pass 1: the calling worker scans blocks from the left into the output, carrying
+/// the prefix (it knows where it starts), while the other workers take blocks from the
+/// right and only reduce them; a mutex hands out the blocks, so the two sides meet
+/// wherever their speeds make them. Pass 2 scans the reduced blocks, right of the
+/// meeting point, from their offsets, in parallel. A block the left side takes is read
+/// once, a reduced block twice: with two equally fast workers about a third of the range
+/// is read once; with no spare worker (a busy machine) all of it is, as the serial scan.
+/// `init` is the start (exclusive scan), or nullopt (inclusive: the first element).
+/// Runs on a worker of `ex`; records the first exception in `ctl`.
 template <bool Inclusive, class T, class It, class Out, class Op>
 void blocked_scan(executor& ex, loop_control& ctl, It first, Out d_first, std::size_t n, std::size_t blocks,
                   std::optional<T>& init, Op& op) {
@@ -85,7 +100,8 @@ void blocked_scan(executor& ex, loop_control& ctl, It first, Out d_first, std::s
     using out_diff = std::iter_difference_t<Out>;
     // Block k is [k n / K, (k + 1) n / K): none is empty, as n >= K.
     const auto begin_of = [n, blocks](std::size_t k) { return k * n / blocks; };
-    std::vector<std::optional<T>> carry(blocks);  // pass 1: block sums; then offsets
+    const auto in_at = [&](std::size_t k) { return first + static_cast<diff>(begin_of(k)); };
+    const auto out_at = [&](std::size_t k) { return d_first + static_cast<out_diff>(begin_of(k)); };
     const auto guarded = [&ctl](auto&& f) {
         if (ctl.stopped()) return;
         try {
@@ -94,34 +110,58 @@ void blocked_scan(executor& ex, loop_control& ctl, It first, Out d_first, std::s
             ctl.fail(std::current_exception());
         }
     };
-    const auto run_pass = [&](std::size_t k0, std::size_t k1, auto& body) {
+    std::mutex claims;
+    std::size_t left = 1;        // blocks [left, right) are not taken yet; block 0 is the
+    std::size_t right = blocks;  // left side's from the start. Guarded by `claims`.
+    std::vector<std::optional<T>> sums(blocks);  // of the reduced blocks; then their offsets
+    std::optional<T> acc = std::move(init);       // the left side's carry
+    {
         task_group g{ex};
-        for (std::size_t k = k0 + 1; k < k1; ++k) g.run([&guarded, &body, k] { guarded([&] { body(k); }); });
-        guarded([&] { body(k0); });
-        g.wait();
-    };
-    auto pass1 = [&](std::size_t k) {
-        const It b = first + static_cast<diff>(begin_of(k));
-        const It e = first + static_cast<diff>(begin_of(k + 1));
-        if (k != 0) {
-            carry[k].emplace(reduce_block<T>(b, e, op));
-        } else if constexpr (Inclusive) {
-            *d_first = *b;
-            carry[0].emplace(scan_block<true>(b + 1, e, d_first + 1, T(*b), op));
-        } else {
-            carry[0].emplace(scan_block<false>(b, e, d_first, std::move(*init), op));
+        const auto reduce_from_right = [&] {
+            for (;;) {
+                std::size_t k = 0;
+                {
+                    const std::lock_guard lock{claims};
+                    if (left == right || ctl.stopped()) return;
+                    k = --right;
+                }
+                guarded([&] { sums[k].emplace(reduce_block<T>(in_at(k), in_at(k + 1), op)); });
+            }
+        };
+        for (std::size_t w = 1; w < ex.worker_count(); ++w) g.run(reduce_from_right);
+        for (std::size_t k = 0;;) {  // block 0 first, then what it claims
+            guarded([&] {
+                const It b = in_at(k);
+                if (acc) {
+                    acc = scan_block<Inclusive>(b, in_at(k + 1), out_at(k), std::move(*acc), op);
+                } else {
+                    *out_at(k) = *b;
+                    acc = scan_block<true>(b + 1, in_at(k + 1), out_at(k) + 1, T(*b), op);
+                }
+            });
+            const std::lock_guard lock{claims};
+            if (left == right || ctl.stopped()) break;
+            k = left++;
         }
-    };
-    run_pass(0, blocks - 1, pass1);
-    if (ctl.stopped()) return;
-    // Offsets: carry[k] becomes the scan of everything before block k.
-    for (std::size_t k = 1; k + 1 < blocks; ++k) carry[k].emplace(op(*carry[k - 1], std::move(*carry[k])));
-    auto pass2 = [&](std::size_t k) {
-        const It b = first + static_cast<diff>(begin_of(k));
-        const It e = first + static_cast<diff>(begin_of(k + 1));
-        scan_block<Inclusive>(b, e, d_first + static_cast<out_diff>(begin_of(k)), std::move(*carry[k - 1]), op);
-    };
-    run_pass(1, blocks, pass2);
+        g.wait();
+    }
+    if (ctl.stopped() || left == blocks) return;
+    // Offsets: sums[k] becomes the carry into block k, for the blocks right of `left`.
+    std::optional<T> carry = std::move(acc);
+    for (std::size_t k = left; k < blocks; ++k) {
+        std::optional<T> next;
+        if (k + 1 < blocks) next.emplace(op(*carry, std::move(*sums[k])));
+        sums[k] = std::move(carry);
+        carry = std::move(next);
+    }
+    task_group g{ex};
+    for (std::size_t k = left + 1; k < blocks; ++k) {
+        g.run([&, k] {
+            guarded([&] { scan_block<Inclusive>(in_at(k), in_at(k + 1), out_at(k), std::move(*sums[k]), op); });
+        });
+    }
+    guarded([&] { scan_block<Inclusive>(in_at(left), in_at(left + 1), out_at(left), std::move(*sums[left]), op); });
+    g.wait();
 }
 
 /// Checks the range, runs the serial or the blocked scan, returns the output end.

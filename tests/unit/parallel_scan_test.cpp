@@ -2,7 +2,9 @@
 // std::inclusive_scan / std::exclusive_scan at the sizes around the block boundaries,
 // with a non-commutative op, in place, from tasks and nested inside parallel_for, errors;
 // on 1, 2 and 4 workers.
+#include <weft/future.hpp>
 #include <weft/parallel_scan.hpp>
+#include <weft/task_group.hpp>
 
 #include <gtest/gtest.h>
 
@@ -10,10 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <latch>
 #include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -97,6 +101,51 @@ TEST_P(ParallelScanTest, ANonCommutativeOpKeepsIndexOrder) {
         std::exclusive_scan(in.begin(), in.end(), expected.begin(), id, mat_mul{});
         weft::parallel_exclusive_scan(m_ex, in.begin(), in.end(), out.begin(), id, mat_mul{});
         ASSERT_EQ(out, expected) << n;
+    }
+}
+
+// The calling worker scans blocks from the left while the others reduce blocks from the
+// right; where they meet depends on their speeds. Both extremes: the other workers all
+// busy (the caller scans every block), and a caller slowed down (the right side reduces
+// nearly all of them).
+TEST_P(ParallelScanTest, TheTwoSidesMeetAnywhere) {
+    const std::size_t n = 64 * k_block + 123;
+    const std::vector<mat> in = make_matrices(n);
+    std::vector<mat> expected(n);
+    std::inclusive_scan(in.begin(), in.end(), expected.begin(), mat_mul{});
+    {
+        // Every other worker waits on a latch (not through this_worker::blocking, so no
+        // spare replaces it) until the scan is done.
+        const std::size_t others = GetParam() - 1;
+        std::latch busy{static_cast<std::ptrdiff_t>(others)};
+        std::latch release{1};
+        std::vector<mat> out(n);
+        weft::task_group g{m_ex};
+        for (std::size_t w = 0; w < others; ++w) g.run([&] {
+            busy.count_down();
+            release.wait();
+        });
+        weft::async(m_ex, [&] {
+            busy.wait();
+            weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), mat_mul{});
+            release.count_down();
+        }).get();
+        g.wait();
+        ASSERT_EQ(out, expected);
+    }
+    {
+        std::vector<mat> out(n);
+        weft::async(m_ex, [&] {
+            const std::thread::id caller = std::this_thread::get_id();  // the left side's thread
+            weft::parallel_inclusive_scan(m_ex, in.begin(), in.end(), out.begin(), [caller](const mat& a, const mat& b) {
+                if (std::this_thread::get_id() == caller) {
+                    volatile int spin = 0;
+                    while (spin < 200) spin = spin + 1;  // the left side runs slower
+                }
+                return mat_mul{}(a, b);
+            });
+        }).get();
+        ASSERT_EQ(out, expected);
     }
 }
 
