@@ -1,13 +1,14 @@
 // weft — parallel_sort: a parallel quicksort on the executor (issue 11).
 //
-// A range longer than k_sort_cutoff is partitioned around a ninther pivot (Hoare's
-// scheme, as std::sort does: elements equal to the pivot stop both scans, so equal keys
+// A range longer than k_sort_cutoff is partitioned around a ninther pivot by a block
+// partition (BlockQuicksort's: branch-free comparisons of a block at each end, then the
+// swaps; elements equal to the pivot count as misplaced on both sides, so equal keys
 // split evenly and all-equal or few-distinct inputs stay O(n log n)); the smaller side
 // becomes a task of a task_group and the larger side is partitioned again on the same
 // thread. Ranges at most k_sort_cutoff long are left to std::sort, and so is any range
 // that is still longer after 2 log2(n) partitions (introsort's guard: an input that
-// defeats the pivot choice costs std::sort's O(n log n), never O(n^2)). An input that is already sorted is
-// recognised by one pass and left as it is.
+// defeats the pivot choice costs std::sort's O(n log n), never O(n^2)). An input that
+// is already sorted is recognised by one pass and left as it is.
 //
 // Called from one of the executor's workers the sort runs in place; from any other
 // thread it runs as a task the caller blocks on (see algorithms.hpp). The first
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -34,7 +36,7 @@ namespace weft {
 namespace detail {
 
 /// Ranges up to this many elements are sorted by std::sort, with no further task.
-inline constexpr std::size_t k_sort_cutoff = std::size_t{1} << 12;
+inline constexpr std::size_t k_sort_cutoff = std::size_t{1} << 10;
 
 /// The iterator among a, b, c whose element is the median of the three.
 template <class It, class Comp>
@@ -62,18 +64,63 @@ void move_ninther_to_first(It first, It last, Comp& comp) {
     std::iter_swap(first, median_of_3(lo, mi, hi, comp));
 }
 
-/// Hoare partition of [lo, hi) around *pivot (which lies outside it). Unguarded: the
-/// ninther leaves an element not less than the pivot and one not greater in the range,
-/// and every swap puts such a sentinel at each end of what is left.
+/// Partitions [first, last) around *pivot (which lies outside it) and returns `cut`:
+/// [first, cut) holds no element greater than the pivot, [cut, last) none less.
+/// Elements equal to it go either way, so equal keys split evenly.
+///
+/// Block partition (Edelkamp and Weiss, "BlockQuicksort", ESA 2016): a block of
+/// k_partition_block elements is compared at each end, branch-free, recording the
+/// offsets of the misplaced ones, and then as many pairs as both blocks have are
+/// swapped. A random input thus costs no mispredicted branch per element, as Hoare's
+/// loop does. The elements left between the two sides when they are closer than two
+/// blocks go through a plain guarded Hoare loop. Comparisons and swaps are in separate
+/// steps: a comparator that throws leaves a permutation of the range.
+inline constexpr std::ptrdiff_t k_partition_block = 64;
+
 template <class It, class Comp>
-It unguarded_partition(It lo, It hi, It pivot, Comp& comp) {
-    while (true) {
-        while (comp(*lo, *pivot)) ++lo;
-        --hi;
-        while (comp(*pivot, *hi)) --hi;
-        if (!(lo < hi)) return lo;
-        std::iter_swap(lo, hi);
-        ++lo;
+It block_partition(It first, It last, It pivot, Comp& comp) {
+    constexpr std::ptrdiff_t block = k_partition_block;
+    std::uint8_t left_off[block];
+    std::uint8_t right_off[block];
+    std::ptrdiff_t left_n = 0;  // misplaced offsets left in the current left block
+    std::ptrdiff_t right_n = 0;
+    std::ptrdiff_t left_at = 0;  // the first of them not swapped yet
+    std::ptrdiff_t right_at = 0;
+    It l = first;  // [first, l) <= pivot; the left block is [l, l + block) while left_n > 0
+    It r = last;   // [r, last) >= pivot; the right block is [r - block, r) while right_n > 0
+    while (r - l > 2 * block) {
+        if (left_n == 0) {
+            left_at = 0;
+            for (std::ptrdiff_t i = 0; i < block; ++i) {
+                left_off[left_n] = static_cast<std::uint8_t>(i);
+                left_n += !comp(l[i], *pivot);  // misplaced on the left: not less than the pivot
+            }
+        }
+        if (right_n == 0) {
+            right_at = 0;
+            for (std::ptrdiff_t i = 0; i < block; ++i) {
+                right_off[right_n] = static_cast<std::uint8_t>(i);
+                right_n += !comp(*pivot, *(r - 1 - i));  // misplaced on the right: not greater
+            }
+        }
+        const std::ptrdiff_t pairs = std::min(left_n, right_n);
+        for (std::ptrdiff_t j = 0; j < pairs; ++j)
+            std::iter_swap(l + left_off[left_at + j], r - 1 - right_off[right_at + j]);
+        left_n -= pairs;
+        right_n -= pairs;
+        left_at += pairs;
+        right_at += pairs;
+        if (left_n == 0) l += block;
+        if (right_n == 0) r -= block;
+    }
+    // [l, r) is what is left, a partly swapped block at either end included.
+    for (;;) {
+        while (l < r && comp(*l, *pivot)) ++l;
+        while (l < r && comp(*pivot, *(r - 1))) --r;
+        if (r - l < 2) return l;
+        std::iter_swap(l, r - 1);
+        ++l;
+        --r;
     }
 }
 
@@ -108,7 +155,7 @@ void sort_piece(task_group& g, loop_control& ctl, It first, It last, Comp& comp,
             if (ctl.stopped()) return;
             if (depth-- == 0) break;  // too many partitions: std::sort's introsort takes over
             move_ninther_to_first(first, last, comp);
-            const It cut = unguarded_partition(first + 1, last, first, comp);
+            const It cut = block_partition(first + 1, last, first, comp);
             // [first, cut) <= pivot <= [cut, last); the smaller side runs as a task (so a
             // child that runs inline, inside run(), nests at most log2(n) deep).
             if (cut - first < last - cut) {

@@ -149,6 +149,36 @@ TEST_P(ParallelSortTest, AComparatorThrowingAtAnyStepLeavesAPermutation) {
     }
 }
 
+TEST(BlockPartition, EveryLengthAndPivotSplitsTheRange) {
+    // The block partition directly: every length up to a few blocks (so every shape of
+    // the tail left between the two sides), random and few-distinct keys, a random
+    // pivot; [first, cut) holds nothing greater than the pivot, [cut, last) nothing
+    // less, and the range stays a permutation.
+    std::mt19937 rng{42};
+    const std::ptrdiff_t block = weft::detail::k_partition_block;
+    for (std::ptrdiff_t n = 0; n <= 5 * block + 3; ++n) {
+        for (const int distinct : {3, 1'000'000}) {
+            std::vector<int> v(static_cast<std::size_t>(n) + 1);
+            for (auto& x : v) x = static_cast<int>(rng() % static_cast<unsigned>(distinct));
+            std::vector<int> sorted_before(v.begin() + 1, v.end());
+            std::sort(sorted_before.begin(), sorted_before.end());
+            std::less<> less;
+            const auto cut = weft::detail::block_partition(v.begin() + 1, v.end(), v.begin(), less);
+            const int pivot = v[0];
+            for (auto it = v.begin() + 1; it != cut; ++it) ASSERT_LE(*it, pivot) << "n " << n;
+            for (auto it = cut; it != v.end(); ++it) ASSERT_GE(*it, pivot) << "n " << n;
+            std::vector<int> after(v.begin() + 1, v.end());
+            std::sort(after.begin(), after.end());
+            ASSERT_EQ(after, sorted_before) << "n " << n;
+        }
+    }
+    // All equal: the cut lands near the middle (equal keys go both ways).
+    std::vector<int> same(10'001, 7);
+    std::less<> less;
+    const auto cut = weft::detail::block_partition(same.begin() + 1, same.end(), same.begin(), less);
+    EXPECT_NEAR(static_cast<double>(cut - same.begin()), 5'000.0, 2.0 * static_cast<double>(block));
+}
+
 TEST_P(ParallelSortTest, BadArgumentsAreClearErrors) {
     std::vector<int> v{3, 2, 1};
     try {
