@@ -171,9 +171,45 @@ inline std::unique_ptr<benchmark::BenchmarkReporter> display_reporter_for(int ar
                                    : benchmark::ConsoleReporter::OO_None);
 }
 
-/// Initializes Google Benchmark with the remaining argv and runs. The exit status is 1
-/// when a benchmark reported an error (a wrong answer), so a smoke test fails on it.
+/// Co-tenants: `count` plain threads that busy-loop (never yield, never sleep) from
+/// construction to destruction, as another program's threads would on a shared server.
+/// Thread safety: construct and destroy on one thread.
+class hog_threads {
+public:
+    explicit hog_threads(std::int64_t count) {
+        for (std::int64_t i = 0; i < count; ++i) {
+            m_threads.emplace_back([this] {
+                std::uint64_t x = 1;
+                // relaxed: a stop request only needs to arrive eventually.
+                while (!m_stop.load(std::memory_order_relaxed)) {
+                    for (int k = 0; k < 1000; ++k) {
+                        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                    }
+                    benchmark::DoNotOptimize(x);
+                }
+            });
+        }
+    }
+    ~hog_threads() {
+        m_stop.store(true, std::memory_order_relaxed);  // relaxed: see the loop
+        for (auto& t : m_threads) {
+            t.join();
+        }
+    }
+    hog_threads(const hog_threads&) = delete;
+    hog_threads& operator=(const hog_threads&) = delete;
+
+private:
+    std::atomic<bool> m_stop{false};
+    std::vector<std::thread> m_threads;
+};
+
+/// Initializes Google Benchmark with the remaining argv and runs. `--hogs=N` (every
+/// program) runs N busy-looping hog_threads beside all its benchmarks, started before
+/// the first and stopped after the last; the JSON context records N. The exit status is
+/// 1 when a benchmark reported an error (a wrong answer), so a smoke test fails on it.
 inline int run_benchmarks(int& argc, char** argv) {
+    const std::int64_t hogs = take_int_flag(argc, argv, "hogs", 0);
     auto reporter = std::make_unique<error_tracking_reporter>(display_reporter_for(argc, argv));
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
@@ -181,6 +217,8 @@ inline int run_benchmarks(int& argc, char** argv) {
     }
     benchmark::AddCustomContext("hardware_concurrency",
                                 std::to_string(std::thread::hardware_concurrency()));
+    benchmark::AddCustomContext("hogs", std::to_string(hogs));
+    const hog_threads co_tenants{hogs};
     benchmark::RunSpecifiedBenchmarks(reporter.get());
     benchmark::Shutdown();
     if (reporter->any_failed()) {
