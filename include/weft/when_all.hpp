@@ -10,11 +10,15 @@
 
 #include <weft/future.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <ranges>
+#include <span>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -42,96 +46,192 @@ state_base* checked_state(const F& f) {
     return s.get();
 }
 
-/// The state of a when_all or when_any over `Sequence`; `Any` picks the rule.
 template <class Sequence, bool Any>
-class combinator_state final
-    : public shared_state<std::conditional_t<Any, when_any_result<Sequence>, Sequence>> {
+using combinator_value = std::conditional_t<Any, when_any_result<Sequence>, Sequence>;
+
+/// The state of a when_all or when_any over `Sequence`; `Any` picks the rule. Its value
+/// (the inputs) is made at construction and stays in place: completing publishes it, no
+/// move. The members (one continuation per input) are inline: a std::array for the
+/// variadic forms (`Extent` inputs: the whole combinator is one pooled node), or, for
+/// ranges (Extent std::dynamic_extent), an array that trails the object in the same
+/// block (trailing_combinator_state).
+template <class Sequence, bool Any, std::size_t Extent>
+class combinator_state : public shared_state<combinator_value<Sequence, Any>> {
+    using value_type = combinator_value<Sequence, Any>;
+
+protected:
     struct member final : continuation {
         combinator_state* m_owner = nullptr;
-        state_base* m_input = nullptr;
-        std::size_t m_index = 0;
     };
+    static constexpr bool k_dynamic = Extent == std::dynamic_extent;
 
 public:
-    combinator_state(Sequence inputs, std::vector<state_base*> states)
-        : m_inputs{std::move(inputs)}, m_members(states.size()), m_left{states.size()} {
-        for (std::size_t i = 0; i < states.size(); ++i) {
-            m_members[i].m_owner = this;
-            m_members[i].m_input = states[i];
-            m_members[i].m_index = i;
-            m_members[i].m_run = &member_done;
-        }
+    explicit combinator_state(Sequence inputs, std::size_t count)
+        : shared_state<value_type>(stored_value_tag{}, 0, 1, 0, make_value(std::move(inputs))),
+          m_left{static_cast<counter_type>(Any ? 1 : count)} {
+        if constexpr (!k_dynamic) init_members(m_members.data(), Extent);
     }
 
-    /// Adds the members to their inputs. Each member holds a reference to this state;
-    /// an input that is already done runs its member at once, so the members read their
-    /// input from m_members, never from m_inputs (which the last one moves away).
+    /// Adds the members to their inputs. Each member holds a reference to this state; an
+    /// input already done runs its member at once (the last may complete this state).
+    /// Only the creator calls it, before any handle to this state exists: nobody reads
+    /// the value meanwhile.
     void arm() noexcept {
-        if (m_members.empty()) {
-            finish_with(when_any_result<Sequence>{}.npos);
+        if (count() == 0) {
+            this->try_complete_stored();  // when_any: index stays npos
             return;
         }
-        for (member& m : m_members) {
+        std::size_t i = 0;
+        for_each_input([&](state_base& in) {
             this->add_ref();
-            m.m_input->add_continuation(&m);
-        }
+            in.add_continuation(&members()[i++]);
+            return false;
+        });
     }
 
     /// A waiter awaits the inputs too: it runs those it may claim (when_any: until one
-    /// ran). The input states live as long as this state (m_inputs holds them, and the
-    /// value it moves into), so m_members' pointers stay valid for the waiter.
+    /// ran). The inputs stay in this state's value until it dies, and a waiter holds a
+    /// handle, so nobody moves them out meanwhile (a move needs the only handle).
     bool try_claim() noexcept override {
         bool ran = false;
-        for (member& m : m_members) {
-            if (m.m_input->is_done()) continue;
-            ran |= m.m_input->try_claim();
-            if (Any && ran) break;
-        }
+        for_each_input([&](state_base& in) {
+            if (!in.is_done()) ran |= in.try_claim();
+            return Any && ran;
+        });
         return ran;
     }
 
+protected:
+    void init_members(member* members, std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i) {
+            members[i].m_owner = this;
+            members[i].m_run = &member_done;
+        }
+        if constexpr (k_dynamic) {
+            m_members = members;
+            m_count = n;
+        }
+    }
+
 private:
+    static value_type make_value(Sequence&& inputs) {
+        if constexpr (Any)
+            return value_type{when_any_result<Sequence>::npos, std::move(inputs)};
+        else
+            return std::move(inputs);
+    }
+    Sequence& inputs() noexcept {
+        if constexpr (Any)
+            return this->value().futures;
+        else
+            return this->value();
+    }
+    member* members() noexcept {
+        if constexpr (k_dynamic)
+            return m_members;
+        else
+            return m_members.data();
+    }
+    std::size_t count() const noexcept {
+        if constexpr (k_dynamic)
+            return m_count;
+        else
+            return Extent;
+    }
+    /// Calls `f(input state)` in input order until it returns true.
+    template <class F>
+    void for_each_input(F f) noexcept {
+        if constexpr (k_dynamic) {
+            for (auto& in : inputs())
+                if (f(*future_access::state(in))) return;
+        } else {
+            std::apply([&](auto&... in) { static_cast<void>((f(*future_access::state(in)) || ...)); }, inputs());
+        }
+    }
+
     static void member_done(continuation* c, state_base& /*input*/) noexcept {
         auto* m = static_cast<member*>(c);
         combinator_state* self = m->m_owner;
         if constexpr (Any) {
-            // acq_rel: the winner alone moves m_inputs; losers only drop their reference.
-            if (!self->m_fired.exchange(true, std::memory_order_acq_rel)) self->finish_with(m->m_index);
+            // acq_rel: the winner alone writes the index (before try_complete_stored's
+            // release); the others only drop their reference.
+            if (self->m_left.exchange(0, std::memory_order_acq_rel) == 1) {
+                self->value().index = static_cast<std::size_t>(m - self->members());
+                self->try_complete_stored();
+            }
         } else {
-            // acq_rel: the last member sees every input done before it moves m_inputs.
-            if (self->m_left.fetch_sub(1, std::memory_order_acq_rel) == 1) self->finish_with(0);
+            // acq_rel: the last member sees every input done before it publishes.
+            if (self->m_left.fetch_sub(1, std::memory_order_acq_rel) == 1) self->try_complete_stored();
         }
         self->release();
     }
 
-    void finish_with(std::size_t index) noexcept {
-        if constexpr (Any) {
-            this->try_set_value(when_any_result<Sequence>{index, std::move(m_inputs)});
-        } else {
-            this->try_set_value(std::move(m_inputs));
-        }
-    }
-
-    Sequence m_inputs;
-    std::vector<member> m_members;
-    std::atomic<std::size_t> m_left;
-    std::atomic<bool> m_fired{false};
+    // 32 bits for the variadic forms: with the base's tail padding it keeps when_all and
+    // when_any of two futures within the pool's 128-byte class.
+    using counter_type = std::conditional_t<k_dynamic, std::size_t, std::uint32_t>;
+    std::atomic<counter_type> m_left;  // when_all: inputs not done; when_any: 1 until one is
+    std::conditional_t<k_dynamic, member*, std::array<member, k_dynamic ? 1 : Extent>> m_members{};
+    [[no_unique_address]] std::conditional_t<k_dynamic, std::size_t, std::tuple<>> m_count{};
 };
 
+/// A range's combinator: the object and its members in one block from operator new,
+/// the members right after the object.
+template <class Sequence, bool Any>
+class trailing_combinator_state final : public combinator_state<Sequence, Any, std::dynamic_extent> {
+    using base = combinator_state<Sequence, Any, std::dynamic_extent>;
+    using typename base::member;
+
+public:
+    struct member_count {
+        std::size_t m_n;
+    };
+    // One block: the object, then m_n members (sizeof is a multiple of the object's
+    // alignment, which is at least the member's). Global operator new: the size varies.
+    static void* operator new(std::size_t size, member_count n) {
+        static_assert(alignof(trailing_combinator_state) >= alignof(member));
+        return ::operator new(size + n.m_n * sizeof(member));
+    }
+    static void operator delete(void* p, member_count /*n*/) noexcept { ::operator delete(p); }
+    static void operator delete(void* p) noexcept { ::operator delete(p); }
+
+    /// Only through new (member_count{n}), with `n` the number of inputs.
+    trailing_combinator_state(Sequence inputs, std::size_t n) : base(std::move(inputs), n) {
+        auto* raw = reinterpret_cast<unsigned char*>(this) + sizeof(trailing_combinator_state);
+        for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(raw + i * sizeof(member))) member{};
+        this->init_members(std::launder(reinterpret_cast<member*>(raw)), n);
+    }
+};
+
+template <class T>
+struct is_future_vector : std::false_type {};
+template <class T>
+struct is_future_vector<std::vector<future<T>>> : std::true_type {};
+
+/// The combinator over `inputs` (a tuple or a vector of non-empty futures), armed.
 template <bool Any, class Sequence>
-auto make_combinator(Sequence inputs, std::vector<state_base*> states) {
-    using state_type = combinator_state<Sequence, Any>;
-    using value_type = std::conditional_t<Any, when_any_result<Sequence>, Sequence>;
-    auto* s = new state_type(std::move(inputs), std::move(states));
-    state_ptr<shared_state<value_type>> owner{s};
-    s->arm();
-    return future_access::make<value_type>(std::move(owner));
+auto make_combinator(Sequence inputs) {
+    using value_type = combinator_value<Sequence, Any>;
+    if constexpr (is_future_vector<Sequence>::value) {
+        using state_type = trailing_combinator_state<Sequence, Any>;
+        const std::size_t n = inputs.size();
+        auto* s = new (typename state_type::member_count{n}) state_type(std::move(inputs), n);
+        state_ptr<shared_state<value_type>> owner{s};  // the creator's work reference
+        s->arm();
+        return future_access::make<value_type>(std::move(owner));
+    } else {
+        constexpr std::size_t n = std::tuple_size_v<Sequence>;
+        using state_type = combinator_state<Sequence, Any, n>;
+        auto* s = new state_type(std::move(inputs), n);
+        state_ptr<shared_state<value_type>> owner{s};  // the creator's work reference
+        s->arm();
+        return future_access::make<value_type>(std::move(owner));
+    }
 }
 
 template <bool Any, class... Ts>
 auto combine_variadic(future<Ts>... inputs) {
-    std::vector<state_base*> states{checked_state(inputs)...};
-    return make_combinator<Any>(std::tuple<future<Ts>...>{std::move(inputs)...}, std::move(states));
+    (checked_state(inputs), ...);
+    return make_combinator<Any>(std::tuple<future<Ts>...>{std::move(inputs)...});
 }
 
 template <bool Any, class It, class Sentinel>
@@ -139,11 +239,11 @@ auto combine_range(It first, Sentinel last) {
     using future_type = std::remove_cvref_t<std::iter_value_t<It>>;
     static_assert(is_future<future_type>::value, "weft::when_all/when_any: the range must hold weft::future");
     std::vector<future_type> inputs;
+    if constexpr (std::sized_sentinel_for<Sentinel, It>)
+        inputs.reserve(static_cast<std::size_t>(last - first));  // one allocation for the result
     for (; first != last; ++first) inputs.push_back(*first);  // moves through a move_iterator
-    std::vector<state_base*> states;
-    states.reserve(inputs.size());
-    for (const auto& f : inputs) states.push_back(checked_state(f));
-    return make_combinator<Any>(std::move(inputs), std::move(states));
+    for (const auto& f : inputs) checked_state(f);
+    return make_combinator<Any>(std::move(inputs));
 }
 
 /// combine_range over `range`, moving the handles out of a range passed as an rvalue

@@ -1,6 +1,8 @@
 // weft::when_all and weft::when_any: the variadic, range, iterator and empty forms,
 // members that fail or are cancelled (each keeps its own outcome), when_any's index,
-// empty input futures.
+// empty input futures; the allocations each combinator makes (one block).
+#include "counting_new.hpp"  // this executable's global operator new counts (only here)
+
 #include <weft/when_all.hpp>
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <list>
 #include <stdexcept>
@@ -269,6 +272,86 @@ TEST(WhenAny, CompletedByRacingThreadsPicksOneOfThem) {
         ASSERT_LT(r.index, 4U);
         EXPECT_EQ(r.futures[r.index].get(), static_cast<int>(r.index));
     }
+}
+
+// --- allocations: one block per combinator -----------------------------------------------
+// Inputs are promises without an executor, so nothing but the calling thread runs and the
+// counter sees only the combinator's own allocations. A combinator state small enough
+// for the task pool's largest class (128 bytes: when_all of two futures) comes from the
+// thread's free list once it is warm, and counts 0 here; a larger one is one operator new.
+
+/// Global operator new calls made by `f()` on this thread (nothing else runs meanwhile).
+template <class F>
+std::uint64_t allocations_of(F&& f) {
+    g_allocations.store(0);
+    g_counting.store(true);
+    f();
+    g_counting.store(false);
+    return g_allocations.load();
+}
+
+/// Makes `n` combinators over `ps`' futures with `make`, then completes the inputs; each
+/// creation must cost at most `per_combinator` allocations, and completion none.
+template <class Make>
+void expect_allocations(std::size_t inputs, std::uint64_t per_combinator, Make make) {
+    for (int round = 0; round < 4; ++round) {  // round 0 warms the pool up
+        promises ps{inputs};
+        std::vector<decltype(make(ps.m_futures))> made;
+        made.reserve(8);
+        const std::uint64_t created = allocations_of([&] {
+            for (int i = 0; i < 8; ++i) made.push_back(make(ps.m_futures));
+        });
+        const std::uint64_t completed = allocations_of([&] {
+            for (std::size_t i = 0; i < inputs; ++i) ps.m_promises[i].set_value(static_cast<int>(i));
+        });
+        for (const auto& f : made) ASSERT_TRUE(f.done());
+        if (round == 0) continue;
+        EXPECT_LE(created, 8 * per_combinator) << inputs << " inputs, round " << round;
+        EXPECT_EQ(completed, 0U) << inputs << " inputs, round " << round;
+    }
+}
+
+TEST(Allocations, VariadicWhenAllAndWhenAnyAreOneBlock) {
+#ifndef WEFT_TEST_COUNTS_ALLOCATIONS
+    GTEST_SKIP() << "allocations are not counted under a sanitizer";
+#endif
+    // Before: a std::vector of input states, the state, and a std::vector of members (3).
+    expect_allocations(2, 1, [](auto& f) { return weft::when_all(f[0], f[1]); });
+    expect_allocations(2, 1, [](auto& f) { return weft::when_any(f[0], f[1]); });
+    expect_allocations(8, 1, [](auto& f) {
+        return weft::when_all(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+    });
+    expect_allocations(8, 1, [](auto& f) {
+        return weft::when_any(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+    });
+}
+
+TEST(Allocations, RangeWhenAllAndWhenAnyAreTwoBlocks) {
+#ifndef WEFT_TEST_COUNTS_ALLOCATIONS
+    GTEST_SKIP() << "allocations are not counted under a sanitizer";
+#endif
+    // Two: the result's std::vector<future<T>> owns its buffer (the API's type: reserved
+    // once for a sized range), and the state with its members trailing it is the other.
+    // Before: the vector grown by push_back, a vector of input states, a vector of
+    // members and the state.
+    for (const std::size_t n : {1U, 3U, 100U}) {
+        expect_allocations(n, 2, [](auto& f) { return weft::when_all(f); });
+        expect_allocations(n, 2, [](auto& f) { return weft::when_any(f.begin(), f.end()); });
+    }
+}
+
+TEST(Allocations, ThenIsOneBlock) {
+#ifndef WEFT_TEST_COUNTS_ALLOCATIONS
+    GTEST_SKIP() << "allocations are not counted under a sanitizer";
+#endif
+    const auto twice = [](const int& v) { return 2 * v; };
+    expect_allocations(1, 1, [&](auto& f) { return f[0].then(twice); });
+    expect_allocations(1, 1, [&](auto& f) { return f[0].then_inline(twice); });
+    // The futures tree's node of future_bench: a when_all and a then, one block each.
+    expect_allocations(2, 2, [](auto& f) {
+        return weft::when_all(f[0], f[1]).then(
+            [](const auto& both) { return std::get<0>(both).get() + std::get<1>(both).get(); });
+    });
 }
 
 }  // namespace

@@ -334,6 +334,7 @@ private:
 template <class E>
 void post_task(E& ex, task_base* t, posted_once::abandon_fn abandon) {
     auto once = std::make_shared<posted_once>(t, abandon);
+    const no_defer_scope user_code;  // post() may run the task at once
     ex.post(posted_call{once});
     once->m_armed = true;
 }
@@ -538,6 +539,7 @@ struct callback_node final : continuation {
         auto* self = static_cast<callback_node*>(c);
         auto& s = static_cast<shared_state<T>&>(done);
         {
+            const no_defer_scope user_code;
             const future<T> handle = future_access::adopt(&s);  // the node's reader reference
             try {
                 std::invoke(self->m_fn, handle);

@@ -48,19 +48,45 @@ inline constexpr std::uint32_t k_max_inline_depth = 64;
 /// continuations scheduled then may take the worker's next-task slot.
 inline constinit thread_local bool tls_completing_at_task_end = false;
 
-/// Sets tls_completing_at_task_end for a scope, restoring the previous value.
+/// True while a task that runs inline (tls_trampoline.m_depth > 0) completes its state as
+/// its very last act: the inline continuation that completion starts last (its state's
+/// last continuation, or one that continuation starts in turn) waits in the trampoline
+/// until that task has returned, instead of nesting inside it. A then_inline chain so
+/// runs flat, each link cleaned up (its input released, its node freed) before the next
+/// one runs, as then()'s chain does through the next-task slot; nested, each link's
+/// cleanup waited until up to 63 later links had run on a deeper stack.
+inline constinit thread_local bool tls_defer_inline = false;
+
+/// Sets tls_completing_at_task_end and tls_defer_inline for a scope, restoring them.
 class task_end_scope {
 public:
-    explicit task_end_scope(bool at_end) noexcept
-        : m_saved{std::exchange(tls_completing_at_task_end, at_end)} {}
-    ~task_end_scope() { tls_completing_at_task_end = m_saved; }
+    task_end_scope(bool at_end, bool defer_inline) noexcept
+        : m_saved_at_end{std::exchange(tls_completing_at_task_end, at_end)},
+          m_saved_defer{std::exchange(tls_defer_inline, defer_inline)} {}
+    ~task_end_scope() {
+        tls_completing_at_task_end = m_saved_at_end;
+        tls_defer_inline = m_saved_defer;
+    }
     task_end_scope(const task_end_scope&) = delete;
     task_end_scope& operator=(const task_end_scope&) = delete;
 
 private:
-    bool m_saved;
+    bool m_saved_at_end;
+    bool m_saved_defer;
 };
 
+/// Clears tls_defer_inline while user code that a continuation calls directly runs (a
+/// done-callback, a user executor's post): its own inline runs nest as usual.
+class no_defer_scope {
+public:
+    no_defer_scope() noexcept : m_saved{std::exchange(tls_defer_inline, false)} {}
+    ~no_defer_scope() { tls_defer_inline = m_saved; }
+    no_defer_scope(const no_defer_scope&) = delete;
+    no_defer_scope& operator=(const no_defer_scope&) = delete;
+
+private:
+    bool m_saved;
+};
 
 /// A continuation: runs once, when the state it was added to is done.
 struct continuation {
@@ -72,6 +98,9 @@ struct continuation {
 /// Tags for states made already done: with a value, or with an exception.
 struct ready_tag {};
 struct failed_tag {};
+/// Tag for a pending state whose value is made at construction and published later by
+/// try_complete_stored() (a combinator's inputs are its value: no move at the end).
+struct stored_value_tag {};
 
 class state_base {
 public:
@@ -193,9 +222,11 @@ protected:
 
     /// complete() by the runner of an async or continuation task, its last act: when
     /// that task runs as a task of its own (not nested in an inline continuation), the
-    /// continuations it schedules may take the worker's next-task slot.
+    /// continuations it schedules may take the worker's next-task slot; when it runs
+    /// inline, the inline continuations it starts run after it (tls_defer_inline).
     void complete_as_runner() noexcept {
-        const task_end_scope at_end{tls_trampoline.m_depth == 0};
+        const bool runs_inline = tls_trampoline.m_depth != 0;
+        const task_end_scope at_end{!runs_inline, runs_inline};
         complete();
     }
     /// After the result is written (we hold `completing`, or `running` of a state no
@@ -215,7 +246,14 @@ private:
         continuation* c = m_continuations.close();
         while (c != nullptr) {
             continuation* next = c->m_next;  // c may be freed by its own run
-            c->m_run(c, *this);
+            if (next != nullptr && tls_defer_inline) {
+                // Only the last continuation may be deferred: the others still run in
+                // the order added, before it.
+                const no_defer_scope in_order;
+                c->m_run(c, *this);
+            } else {
+                c->m_run(c, *this);
+            }
             c = next;
         }
     }
@@ -243,8 +281,25 @@ public:
         : state_base(s, future_phase::finished) {
         set_error(std::move(e));
     }
+    /// A pending state (see state_base's pending constructor) that holds, from now on, the
+    /// value made from `args`; try_complete_stored() publishes it. Nobody may read it before.
+    template <class... Args>
+    shared_state(stored_value_tag, std::uint64_t sink_id, std::uint32_t refs, std::uint32_t readers,
+                 Args&&... args)
+        : state_base(sink_id, refs, readers) {
+        ::new (static_cast<void*>(&m_storage)) T(std::forward<Args>(args)...);
+        m_has_value = true;
+    }
     ~shared_state() override {
         if (m_has_value) std::launder(reinterpret_cast<T*>(&m_storage))->~T();
+    }
+
+    /// Completes with the value made at construction (stored_value_tag). False if already
+    /// done (cancelled).
+    bool try_complete_stored() noexcept {
+        if (!begin_complete()) return false;
+        complete();
+        return true;
     }
 
     /// Stores a value made from `args` and completes, from `running` without the CAS
@@ -372,12 +427,13 @@ T take_value(shared_state<T>& s, const char* who) {
     }
 }
 
-/// Runs task `t` on this thread now, or, when already nested k_max_inline_depth deep,
-/// after the outermost inline run on this thread has finished (or before this thread
-/// blocks in a wait, whichever comes first: block_scope). Owner-only (per thread).
+/// Runs task `t` on this thread now, or, when already nested k_max_inline_depth deep or
+/// started by an inline task's last act (tls_defer_inline), after the outermost inline
+/// run on this thread has finished (or before this thread blocks in a wait, whichever
+/// comes first: block_scope). Owner-only (per thread).
 inline void run_inline(task_base* t) noexcept {
     inline_trampoline& r = tls_trampoline;
-    if (r.m_depth >= k_max_inline_depth) {
+    if (r.m_depth >= k_max_inline_depth || tls_defer_inline) {
         t->m_next = nullptr;
         (r.m_tail != nullptr ? r.m_tail->m_next : r.m_head) = t;
         r.m_tail = t;
