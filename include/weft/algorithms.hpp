@@ -212,7 +212,8 @@ void lazy_piece(task_group& g, loop_control& ctl, std::size_t b, std::size_t e, 
 /// pace (a loop nearly done is not worth a hand-off and a wake-up). The fastest pace,
 /// not the time that has passed: a thread preempted in the middle of a short loop (on a
 /// busy machine) would otherwise hand the loop off, and wait for a worker to wake, for
-/// nothing.
+/// nothing. A preemption falls inside one chunk's timing, so the pace is taken over at
+/// least two chunks before a hand-off.
 template <class Make>
 std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, Make& make) {
     auto piece = make();
@@ -220,6 +221,7 @@ std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, M
     std::size_t len = chunk;  // doubles: a few clock reads at most
     const auto budget = static_cast<double>(k_serial_budget_ticks);
     double pace = budget;  // the fewest ticks per index of any chunk so far
+    int timed = 0;         // chunks timed: a hand-off needs two, so one preemption is never enough
     std::uint64_t before = loop_control::cycle_clock();
     while (b < n) {
         const std::size_t step = std::min(len, n - b);
@@ -230,7 +232,8 @@ std::size_t serial_prefix(loop_control& ctl, std::size_t n, std::size_t chunk, M
         b += step;
         const std::uint64_t now = loop_control::cycle_clock();
         pace = std::min(pace, static_cast<double>(now - before) / static_cast<double>(step));
-        if (pace * static_cast<double>(b) >= budget && pace * static_cast<double>(n - b) >= budget) {
+        ++timed;
+        if (timed >= 2 && pace * static_cast<double>(b) >= budget && pace * static_cast<double>(n - b) >= budget) {
             ctl.start_splitting();
             break;
         }
