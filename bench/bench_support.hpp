@@ -181,7 +181,7 @@ public:
             m_threads.emplace_back([this] {
                 std::uint64_t x = 1;
                 // relaxed: a stop request only needs to arrive eventually.
-                while (!m_stop.load(std::memory_order_relaxed)) {
+                while (!m_stop.load(std::memory_order_relaxed)) {  // relaxed: pairs with ~hog_threads' store; join orders the rest
                     for (int k = 0; k < 1000; ++k) {
                         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
                     }

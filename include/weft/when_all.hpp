@@ -155,13 +155,14 @@ private:
         if constexpr (Any) {
             // acq_rel: the winner alone writes the index (before try_complete_stored's
             // release); the others only drop their reference.
-            if (self->m_left.exchange(0, std::memory_order_acq_rel) == 1) {
+            if (self->m_left.exchange(0, std::memory_order_acq_rel) == 1) {  // acq_rel: pairs with the other members' exchange on m_left
                 self->value().index = static_cast<std::size_t>(m - self->members());
                 self->try_complete_stored();
             }
         } else {
             // acq_rel: the last member sees every input done before it publishes.
-            if (self->m_left.fetch_sub(1, std::memory_order_acq_rel) == 1) self->try_complete_stored();
+            if (self->m_left.fetch_sub(1, std::memory_order_acq_rel) == 1)  // acq_rel: pairs with the other members' fetch_sub
+                self->try_complete_stored();
         }
         self->release();
     }

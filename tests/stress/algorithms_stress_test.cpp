@@ -81,7 +81,7 @@ private:
         const std::uint64_t tag = tags.fetch_add(1);
         weft::executor& ex = m_ex;
         const auto body = [&](std::size_t i) {
-            hits[i].fetch_add(1, std::memory_order_relaxed);
+            hits[i].fetch_add(1, std::memory_order_relaxed);  // relaxed: a count, read after the call returns (its join orders it)
             if (i == nest_at) {
                 caller inner{ex, child_seed, tags};
                 inner.one_call(depth + 1);

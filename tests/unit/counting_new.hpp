@@ -32,7 +32,7 @@ std::atomic<std::uint64_t> g_allocations{0};
 namespace {
 void* counted_alloc(std::size_t size, std::size_t align) noexcept {
     // relaxed: g_counting is set and cleared around a get(), which orders the run's allocations.
-    if (g_counting.load(std::memory_order_relaxed))
+    if (g_counting.load(std::memory_order_relaxed))  // relaxed: pairs with the test's stores around a get(), which orders them
         g_allocations.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
     if (size == 0) size = 1;
     if (align <= alignof(std::max_align_t)) return std::malloc(size);
